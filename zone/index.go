@@ -1,0 +1,288 @@
+package zone
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Zone is one immutable version of a zone. It is built once by New (or Load)
+// and never changed, so any number of goroutines may look names up in it
+// while a reload builds its successor.
+//
+// Names are indexed in a hash map keyed by the lower-cased owner name, and
+// every empty non-terminal gets a node of its own, so a lookup costs one map
+// probe per label of the query name whatever the size of the zone.
+type Zone struct {
+	origin  string // lower-case, fully qualified
+	labels  int    // label count of origin
+	apex    *node
+	names   map[string]*node
+	soa     *dns.SOA
+	negSOA  []dns.RR // the SOA with TTL = min(SOA TTL, MINIMUM), RFC 2308 §3
+	soaSigs []dns.RR // RRSIGs covering the SOA, for negative answers with DO
+	count   int      // number of RRs, RRSIGs included
+	err     error    // set on a placeholder for a zone that failed to load
+}
+
+// node is one owner name, or an empty non-terminal.
+type node struct {
+	name   string // lower-case owner name
+	rrsets []rrset
+	// above is the highest delegation point (a non-apex node with NS) at or
+	// above this node, or the highest DNAME owner strictly above it. Data
+	// under either is not authoritative (RFC 1034 §4.2.1, RFC 6672 §2.4).
+	above *node
+	// wild is the node of the "*" child of this name, if there is one.
+	wild *node
+	cut  bool // has NS and is not the apex
+}
+
+// rrset is the records of one type at one node, with the RRSIGs that cover
+// them and the additional-section records prepared at build time.
+type rrset struct {
+	rtype uint16
+	rrs   []dns.RR
+	sigs  []dns.RR
+	// extra holds A and AAAA records in this zone for the targets of NS, MX
+	// and SRV records (glue included), so answers need no second search.
+	extra []dns.RR
+}
+
+// Origin returns the zone's name in lower case.
+func (z *Zone) Origin() string { return z.origin }
+
+// SOA returns the zone's SOA record, or nil for a zone that failed to load.
+func (z *Zone) SOA() *dns.SOA { return z.soa }
+
+// Serial returns the SOA serial, or 0 for a zone that failed to load.
+func (z *Zone) Serial() uint32 {
+	if z.soa == nil {
+		return 0
+	}
+	return z.soa.Serial
+}
+
+// Len returns the number of resource records in the zone.
+func (z *Zone) Len() int { return z.count }
+
+// Err returns the load error of a placeholder made by Failed.
+func (z *Zone) Err() error { return z.err }
+
+// Failed returns a placeholder for a zone that could not be loaded and has no
+// previous version to fall back on. It answers every query with ServFail.
+func Failed(origin string, err error) *Zone {
+	origin = strings.ToLower(dns.Fqdn(origin))
+	return &Zone{origin: origin, labels: dns.CountLabel(origin), err: err}
+}
+
+// Records returns every record of the zone, SOA first, then in canonical
+// order of owner names (RFC 4034 §6.1) and by type. The slice is new; the
+// records are shared.
+func (z *Zone) Records() []dns.RR {
+	if z.soa == nil {
+		return nil
+	}
+	nodes := make([]*node, 0, len(z.names))
+	for _, n := range z.names {
+		nodes = append(nodes, n)
+	}
+	slices.SortFunc(nodes, func(a, b *node) int { return compareNames(a.name, b.name) })
+	out := make([]dns.RR, 0, z.count)
+	out = append(out, z.soa)
+	for _, n := range nodes {
+		for _, s := range n.rrsets {
+			for _, rr := range s.rrs {
+				if rr != dns.RR(z.soa) {
+					out = append(out, rr)
+				}
+			}
+			out = append(out, s.sigs...)
+		}
+	}
+	return out
+}
+
+// New indexes records that have already been validated (see Check) into a
+// zone. It does not reject anything: records outside the origin are ignored,
+// and without an SOA at the apex the zone answers ServFail. It never panics
+// on odd input, because fuzzed zone files reach it.
+func New(origin string, rrs []dns.RR) *Zone {
+	origin = strings.ToLower(dns.Fqdn(origin))
+	z := &Zone{origin: origin, labels: dns.CountLabel(origin), names: make(map[string]*node, len(rrs))}
+	z.apex = z.ensure(origin)
+	for _, rr := range rrs {
+		if rr == nil {
+			continue
+		}
+		name := strings.ToLower(rr.Header().Name)
+		if !dns.IsSubDomain(origin, name) {
+			continue
+		}
+		n := z.ensure(name)
+		n.add(rr)
+		z.count++
+	}
+	for _, s := range z.apex.rrsets {
+		if s.rtype == dns.TypeSOA && len(s.rrs) > 0 {
+			z.soa = s.rrs[0].(*dns.SOA)
+		}
+	}
+	if z.soa == nil {
+		z.err = errNoSOA
+		return z
+	}
+	neg := dns.Copy(z.soa)
+	neg.Header().Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
+	z.negSOA = []dns.RR{neg}
+	z.soaSigs = z.apex.get(dns.TypeSOA).sigs
+	z.link()
+	return z
+}
+
+type zoneError string
+
+func (e zoneError) Error() string { return string(e) }
+
+const errNoSOA = zoneError("zone has no SOA record at its apex")
+
+// ensure returns the node for name, creating it and every missing ancestor up
+// to the origin (the empty non-terminals).
+func (z *Zone) ensure(name string) *node {
+	if n := z.names[name]; n != nil {
+		return n
+	}
+	n := &node{name: name}
+	z.names[name] = n
+	if name != z.origin {
+		if off, end := dns.NextLabel(name, 0); !end {
+			z.ensure(name[off:])
+		}
+	}
+	return n
+}
+
+func (n *node) add(rr dns.RR) {
+	t := rr.Header().Rrtype
+	if sig, ok := rr.(*dns.RRSIG); ok {
+		s := n.getOrAdd(sig.TypeCovered)
+		s.sigs = append(s.sigs, rr)
+		return
+	}
+	s := n.getOrAdd(t)
+	s.rrs = append(s.rrs, rr)
+}
+
+func (n *node) getOrAdd(t uint16) *rrset {
+	for i := range n.rrsets {
+		if n.rrsets[i].rtype == t {
+			return &n.rrsets[i]
+		}
+	}
+	n.rrsets = append(n.rrsets, rrset{rtype: t})
+	return &n.rrsets[len(n.rrsets)-1]
+}
+
+// get returns the RRset of type t at n; the zero rrset when there is none.
+func (n *node) get(t uint16) *rrset {
+	for i := range n.rrsets {
+		if n.rrsets[i].rtype == t && len(n.rrsets[i].rrs) > 0 {
+			return &n.rrsets[i]
+		}
+	}
+	return nil
+}
+
+// hasData reports whether n owns any record (RRSIGs alone count: a signed
+// empty set is still data at the name).
+func (n *node) hasData() bool { return len(n.rrsets) > 0 }
+
+// link computes the derived pointers once all records are in: delegation
+// points, DNAME shadows, wildcard children and additional-section records.
+func (z *Zone) link() {
+	for _, n := range z.names {
+		n.cut = n != z.apex && n.get(dns.TypeNS) != nil
+		if n.name[0] == '*' && len(n.name) > 1 && n.name[1] == '.' {
+			if p := z.names[n.name[2:]]; p != nil {
+				p.wild = n
+			}
+		}
+	}
+	for _, n := range z.names {
+		n.above = z.shadow(n)
+	}
+	for _, n := range z.names {
+		for i := range n.rrsets {
+			s := &n.rrsets[i]
+			// Stop appends by a caller from reaching the zone's arrays.
+			s.rrs = s.rrs[:len(s.rrs):len(s.rrs)]
+			s.sigs = s.sigs[:len(s.sigs):len(s.sigs)]
+			switch s.rtype {
+			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
+				s.extra = z.additional(s.rrs)
+			}
+		}
+	}
+}
+
+// shadow finds the highest cut at or above n, or the highest DNAME owner
+// strictly above n, whichever is higher: both hide what lies beneath them.
+func (z *Zone) shadow(n *node) *node {
+	var top *node
+	name := n.name
+	self := true
+	for {
+		m := z.names[name]
+		if m != nil && m != z.apex {
+			if m.get(dns.TypeNS) != nil || (!self && m.get(dns.TypeDNAME) != nil) {
+				top = m
+			}
+		}
+		if name == z.origin {
+			return top
+		}
+		off, end := dns.NextLabel(name, 0)
+		if end {
+			return top
+		}
+		name = name[off:]
+		self = false
+	}
+}
+
+// additional collects the in-zone address records of the targets of rrs.
+func (z *Zone) additional(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	seen := make(map[string]bool)
+	for _, rr := range rrs {
+		var target string
+		switch v := rr.(type) {
+		case *dns.NS:
+			target = v.Ns
+		case *dns.MX:
+			target = v.Mx
+		case *dns.SRV:
+			target = v.Target
+		}
+		target = strings.ToLower(target)
+		if target == "" || target == "." || seen[target] {
+			continue
+		}
+		seen[target] = true
+		n := z.names[target]
+		if n == nil {
+			continue
+		}
+		// Addresses under a cut are glue: given for NS targets only.
+		if _, isNS := rr.(*dns.NS); n.above != nil && (!isNS || n.above.get(dns.TypeDNAME) != nil) {
+			continue
+		}
+		for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
+			if s := n.get(t); s != nil {
+				out = append(out, s.rrs...)
+			}
+		}
+	}
+	return out[:len(out):len(out)]
+}
