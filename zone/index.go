@@ -19,6 +19,7 @@ type Zone struct {
 	labels  int    // label count of origin
 	apex    *node
 	names   map[string]*node
+	nodes   []*node // every node, each after its parent
 	soa     *dns.SOA
 	negSOA  []dns.RR // the SOA with TTL = min(SOA TTL, MINIMUM), RFC 2308 §3
 	soaSigs []dns.RR // RRSIGs covering the SOA, for negative answers with DO
@@ -29,6 +30,7 @@ type Zone struct {
 // node is one owner name, or an empty non-terminal.
 type node struct {
 	name   string // lower-case owner name
+	parent *node  // nil at the apex
 	rrsets []rrset
 	// above is the highest delegation point (a non-apex node with NS) at or
 	// above this node, or the highest DNAME owner strictly above it. Data
@@ -84,10 +86,7 @@ func (z *Zone) Records() []dns.RR {
 	if z.soa == nil {
 		return nil
 	}
-	nodes := make([]*node, 0, len(z.names))
-	for _, n := range z.names {
-		nodes = append(nodes, n)
-	}
+	nodes := slices.Clone(z.nodes)
 	slices.SortFunc(nodes, func(a, b *node) int { return compareNames(a.name, b.name) })
 	out := make([]dns.RR, 0, z.count)
 	out = append(out, z.soa)
@@ -112,15 +111,20 @@ func New(origin string, rrs []dns.RR) *Zone {
 	origin = strings.ToLower(dns.Fqdn(origin))
 	z := &Zone{origin: origin, labels: dns.CountLabel(origin), names: make(map[string]*node, len(rrs))}
 	z.apex = z.ensure(origin)
+	var last *node // records of one owner usually come together
 	for _, rr := range rrs {
 		if rr == nil {
 			continue
 		}
-		name := strings.ToLower(rr.Header().Name)
-		if !dns.IsSubDomain(origin, name) {
-			continue
+		n := last
+		if owner := rr.Header().Name; n == nil || !strings.EqualFold(n.name, owner) {
+			name := strings.ToLower(owner)
+			if !dns.IsSubDomain(origin, name) {
+				continue
+			}
+			n = z.ensure(name)
+			last = n
 		}
-		n := z.ensure(name)
 		n.add(rr)
 		z.count++
 	}
@@ -148,18 +152,23 @@ func (e zoneError) Error() string { return string(e) }
 const errNoSOA = zoneError("zone has no SOA record at its apex")
 
 // ensure returns the node for name, creating it and every missing ancestor up
-// to the origin (the empty non-terminals).
+// to the origin (the empty non-terminals). Parents are created first, so
+// z.nodes lists every node after its parent.
 func (z *Zone) ensure(name string) *node {
 	if n := z.names[name]; n != nil {
 		return n
 	}
-	n := &node{name: name}
-	z.names[name] = n
+	var parent *node
 	if name != z.origin {
+		parentName := "."
 		if off, end := dns.NextLabel(name, 0); !end {
-			z.ensure(name[off:])
+			parentName = name[off:]
 		}
+		parent = z.ensure(parentName)
 	}
+	n := &node{name: name, parent: parent}
+	z.names[name] = n
+	z.nodes = append(z.nodes, n)
 	return n
 }
 
@@ -200,19 +209,26 @@ func (n *node) hasData() bool { return len(n.rrsets) > 0 }
 
 // link computes the derived pointers once all records are in: delegation
 // points, DNAME shadows, wildcard children and additional-section records.
+// It walks z.nodes, where parents come before children, so each node's
+// shadow follows from its parent's.
 func (z *Zone) link() {
-	for _, n := range z.names {
+	for _, n := range z.nodes {
 		n.cut = n != z.apex && n.get(dns.TypeNS) != nil
-		if n.name[0] == '*' && len(n.name) > 1 && n.name[1] == '.' {
-			if p := z.names[n.name[2:]]; p != nil {
+		if p := n.parent; p != nil {
+			switch {
+			case p.above != nil:
+				n.above = p.above // the highest shadow wins
+			case p.get(dns.TypeDNAME) != nil:
+				n.above = p // below a DNAME: occluded (RFC 6672 §2.4)
+			case n.cut:
+				n.above = n
+			}
+			if len(n.name) > 1 && n.name[0] == '*' && n.name[1] == '.' {
 				p.wild = n
 			}
 		}
 	}
-	for _, n := range z.names {
-		n.above = z.shadow(n)
-	}
-	for _, n := range z.names {
+	for _, n := range z.nodes {
 		for i := range n.rrsets {
 			s := &n.rrsets[i]
 			// Stop appends by a caller from reaching the zone's arrays.
@@ -226,36 +242,10 @@ func (z *Zone) link() {
 	}
 }
 
-// shadow finds the highest cut at or above n, or the highest DNAME owner
-// strictly above n, whichever is higher: both hide what lies beneath them.
-func (z *Zone) shadow(n *node) *node {
-	var top *node
-	name := n.name
-	self := true
-	for {
-		m := z.names[name]
-		if m != nil && m != z.apex {
-			if m.get(dns.TypeNS) != nil || (!self && m.get(dns.TypeDNAME) != nil) {
-				top = m
-			}
-		}
-		if name == z.origin {
-			return top
-		}
-		off, end := dns.NextLabel(name, 0)
-		if end {
-			return top
-		}
-		name = name[off:]
-		self = false
-	}
-}
-
 // additional collects the in-zone address records of the targets of rrs.
 func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 	var out []dns.RR
-	seen := make(map[string]bool)
-	for _, rr := range rrs {
+	for i, rr := range rrs {
 		var target string
 		switch v := rr.(type) {
 		case *dns.NS:
@@ -265,12 +255,10 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 		case *dns.SRV:
 			target = v.Target
 		}
-		target = strings.ToLower(target)
-		if target == "" || target == "." || seen[target] {
+		if target == "" || target == "." || sameTargetBefore(rrs[:i], target) {
 			continue
 		}
-		seen[target] = true
-		n := z.names[target]
+		n := z.names[strings.ToLower(target)]
 		if n == nil {
 			continue
 		}
@@ -285,4 +273,24 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 		}
 	}
 	return out[:len(out):len(out)]
+}
+
+// sameTargetBefore reports whether an earlier record of an RRset has the same
+// target, so that its addresses are not added twice. RRsets are small.
+func sameTargetBefore(rrs []dns.RR, target string) bool {
+	for _, rr := range rrs {
+		var t string
+		switch v := rr.(type) {
+		case *dns.NS:
+			t = v.Ns
+		case *dns.MX:
+			t = v.Mx
+		case *dns.SRV:
+			t = v.Target
+		}
+		if strings.EqualFold(t, target) {
+			return true
+		}
+	}
+	return false
 }
