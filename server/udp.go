@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// udpServer answers queries on one UDP socket with a few reader goroutines
+// that each read, answer and write a query in turn. miekg's dns.Server
+// starts a goroutine per packet and resets a read deadline per read; on the
+// loopback benchmark that costs about 40% more CPU per query and 30% less
+// throughput, so UDP, the bulk of an authority's traffic, is served here.
+// TCP stays with miekg's server (pipelining, idle timeouts, query limits).
+//
+// Answering inline suits an authority, whose answers come from memory; a
+// recursive path that waits on the network will hand off to goroutines.
+type udpServer struct {
+	conn    *net.UDPConn
+	h       *Handler
+	pktinfo bool // bound to a wildcard address: reply from the address asked
+	closing atomic.Bool
+	readers sync.WaitGroup
+}
+
+func newUDPServer(conn *net.UDPConn, h *Handler) *udpServer {
+	u := &udpServer{conn: conn, h: h}
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
+		u.pktinfo = enablePktinfo(conn)
+	}
+	return u
+}
+
+// start launches one reader per P: reads are serialised by the socket, the
+// answering runs in parallel.
+func (u *udpServer) start() {
+	for range runtime.GOMAXPROCS(0) {
+		u.readers.Go(u.read)
+	}
+}
+
+func (u *udpServer) read() {
+	buf := make([]byte, udpReadSize)
+	oob := make([]byte, oobSize)
+	w := &udpWriter{conn: u.conn, oob: make([]byte, oobSize)}
+	for {
+		n, oobn, _, addr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			if u.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			u.h.log.Debug("UDP read", "err", err)
+			continue
+		}
+		w.addr, w.reply = addr, nil
+		if u.pktinfo {
+			w.reply = replyOOB(w.oob, oob[:oobn])
+		}
+		u.h.serveWire(w, buf[:n], false)
+	}
+}
+
+// shutdown stops reading and waits for the queries being answered, or for
+// ctx to end; then it closes the socket.
+func (u *udpServer) shutdown(ctx context.Context) error {
+	u.closing.Store(true)
+	u.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
+	done := make(chan struct{})
+	go func() {
+		u.readers.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	u.conn.Close()
+	<-done // a reader ends at its next write or read once closed
+	return err
+}
+
+// udpWriter is the dns.ResponseWriter of a UDP reader, reused for every
+// query it reads.
+type udpWriter struct {
+	conn  *net.UDPConn
+	addr  netip.AddrPort
+	oob   []byte // buffer for reply
+	reply []byte // control message setting the reply's source, or nil
+}
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.addr) }
+
+func (w *udpWriter) Write(b []byte) (int, error) {
+	n, _, err := w.conn.WriteMsgUDPAddrPort(b, w.reply, w.addr)
+	return n, err
+}
+
+func (w *udpWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (w *udpWriter) Close() error        { return nil }
+func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigTimersOnly(bool) {}
+func (w *udpWriter) Hijack()             {}
+
+// serveWire answers one message as read from the wire, as miekg's server
+// does for TCP: the header is checked before anything is unpacked, and
+// what cannot be a query gets a bare FORMERR or NOTIMP, or nothing.
+func (h *Handler) serveWire(w dns.ResponseWriter, b []byte, tcp bool) {
+	if len(b) < headerSize {
+		h.invalid(b, tcp) // no ID to answer to: dropped
+		return
+	}
+	dh := dns.Header{
+		Id:      binary.BigEndian.Uint16(b[0:]),
+		Bits:    binary.BigEndian.Uint16(b[2:]),
+		Qdcount: binary.BigEndian.Uint16(b[4:]),
+		Ancount: binary.BigEndian.Uint16(b[6:]),
+		Nscount: binary.BigEndian.Uint16(b[8:]),
+		Arcount: binary.BigEndian.Uint16(b[10:]),
+	}
+	switch h.accept(dh, tcp) {
+	case dns.MsgIgnore:
+		return
+	case dns.MsgReject:
+		writeBare(w, dh, dns.RcodeFormatError)
+		return
+	case dns.MsgRejectNotImplemented:
+		writeBare(w, dh, dns.RcodeNotImplemented)
+		return
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(b); err != nil {
+		h.invalid(b, tcp)
+		writeBare(w, dh, dns.RcodeFormatError)
+		return
+	}
+	h.ServeDNS(w, req)
+}
+
+// writeBare writes a header-only error response, keeping the ID, opcode and
+// RD of the request, as NSD does: the question may be what was wrong.
+func writeBare(w dns.ResponseWriter, dh dns.Header, rcode int) {
+	const qr, opcode, rd = 1 << 15, 0xF << 11, 1 << 8
+	var b [headerSize]byte
+	binary.BigEndian.PutUint16(b[0:], dh.Id)
+	binary.BigEndian.PutUint16(b[2:], qr|dh.Bits&(opcode|rd)|uint16(rcode&0xF))
+	w.Write(b[:]) //nolint:errcheck // nothing to do about a lost error response
+}
