@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/meridian-dns/meridian/cmd/meridian/config"
+)
+
+const authSynopsis = "[-config FILE] [-listen ADDR:PORT]... [-zone ORIGIN=FILE]... [-metrics ADDR:PORT]"
+
+const authHelp = `
+Serve zones authoritatively over UDP and TCP on every listen address.
+
+Settings come from the defaults, then the YAML file given with -config, then
+the flags: -metrics replaces the file's value, -listen replaces the file's
+whole listen list, and -zone adds a zone or, for an origin the file already
+has, replaces its file. See README.md for every config key and its default.
+
+A zone that fails to load at start-up is logged and answered with SERVFAIL
+while the other zones serve. /healthz answers 200 once every zone is loaded.
+
+Signals:
+  SIGHUP           re-read the config file (flags still win) and every zone
+                   file; a zone that fails keeps its previous version, a zone
+                   no longer configured stops being served. Changes to
+                   listen, metrics, udp-size, tcp.* and log.format need a
+                   restart and are logged as ignored; log.level applies.
+  SIGTERM, SIGINT  stop accepting queries, finish those in flight, exit 0.
+
+Example:
+  meridian auth -listen 127.0.0.1:5353 -zone example.com=example.com.zone
+`
+
+func cmdAuth(args []string, stdout, stderr io.Writer) int {
+	var fl config.Flags
+	fs := newFlagSet("auth", authSynopsis, authHelp, stderr)
+	fl.RegisterCommon(fs)
+	fl.RegisterZone(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "meridian auth: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	cfg, err := fl.Build()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	level := new(slog.LevelVar)
+	lv, _ := config.ParseLevel(cfg.Log.Level) // validated by Build
+	level.Set(lv)
+	log := newLogger(stderr, cfg.Log.Format, level)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	err = runAuth(ctx, cfg, authEnv{Log: log, Level: level, Reload: hup, Reconfigure: fl.Build})
+	if err != nil {
+		log.Error("meridian auth stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger writes to w in the configured format at a level that a reload
+// can change.
+func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logLines logs a multi-line error (a config with several problems) one
+// problem per record, so each stays readable in a text log.
+func logLines(log *slog.Logger, msg string, err error) {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		log.Error(msg, "err", line)
+	}
+}

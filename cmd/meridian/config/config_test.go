@@ -1,0 +1,286 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dir holds the config test files; zone paths in them are relative to it.
+const dir = "../../../testdata/config"
+
+func TestLoadGood(t *testing.T) {
+	t.Parallel()
+	zones := filepath.Join(dir, "../zones/sample")
+	tests := []struct {
+		file string
+		want func(*Config)
+	}{
+		{"empty.yaml", func(c *Config) {}},
+		{"minimal.yaml", func(c *Config) {
+			c.Zones = []Zone{{"example.com.", filepath.Join(zones, "example.com.zone")}}
+		}},
+		{"full.yaml", func(c *Config) {
+			c.Listen = []string{"127.0.0.1:5300", "[::1]:5300", ":5301"}
+			c.Metrics = "[::1]:9100"
+			c.Zones = []Zone{
+				{"example.com.", filepath.Join(zones, "example.com.zone")},
+				{"Example.NET.", filepath.Join(zones, "example.net.zone")},
+			}
+			c.UDPSize = 4096
+			c.TCP = TCP{IdleTimeout: 90 * time.Second, MaxConnections: 10, MaxQueriesPerConnection: 100}
+			c.Log = Log{Level: "debug", Format: "json"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			got, err := Load(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := got.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			want := Default()
+			tt.want(want)
+			if !sameSettings(got, want) {
+				t.Errorf("got  %+v\nwant %+v", *got, *want)
+			}
+		})
+	}
+}
+
+// sameSettings compares the exported settings, not where they came from.
+func sameSettings(a, b *Config) bool {
+	a2, b2 := *a, *b
+	a2.file, a2.lines, a2.flags = "", nil, nil
+	b2.file, b2.lines, b2.flags = "", nil, nil
+	return reflect.DeepEqual(a2, b2)
+}
+
+// TestLoadBad checks that each bad file is refused with a message that
+// names the file, the line and the key, so the operator can go straight to
+// the mistake.
+func TestLoadBad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		line int    // 0: no line expected
+		want string // substring of the message
+	}{
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, tcp, udp-size, zones`},
+		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
+		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
+		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
+		{"bad-listen.yaml", 3, `listen[1]: "localhost:53": "localhost" is not an IP address`},
+		{"bad-listen-port.yaml", 2, `listen[0]: "127.0.0.1:99999": port "99999" is not a number`},
+		{"listen-scalar.yaml", 1, `listen: want a list`},
+		{"bad-metrics.yaml", 1, `metrics: "9153" is not ADDR:PORT`},
+		{"bad-duration.yaml", 3, `tcp.idle-timeout: want a duration such as 10s or 1m30s, got "10 seconds"`},
+		{"negative-duration.yaml", 2, `tcp.idle-timeout: -1s: want a positive duration`},
+		{"bad-int.yaml", 2, `tcp.max-connections: want an integer, got "many"`},
+		{"udp-small.yaml", 2, `udp-size: 511 is out of range; want 512 to 65535`},
+		{"udp-big.yaml", 1, `udp-size: 65536 is out of range`},
+		{"missing-zone-file.yaml", 5, `zones[1].file: zone file: stat ` + filepath.Join(dir, "../zones/sample/no-such.zone") + `: no such file`},
+		{"dup-origin.yaml", 4, `zones[1].origin: zone EXAMPLE.com. listed twice (first as zones[0] at line 2)`},
+		{"zone-no-origin.yaml", 2, `zones[0].origin: missing`},
+		{"zone-no-file.yaml", 2, `zones[0].file: missing`},
+		{"bad-origin.yaml", 2, `zones[0].origin: "exa mple..com" is not a domain name`},
+		{"bad-level.yaml", 2, `log.level: "verbose": want debug, info, warn or error`},
+		{"bad-format.yaml", 2, `log.format: "xml": want text or json`},
+		{"not-mapping.yaml", 1, `want a mapping of keys to values, got a list`},
+		{"two-docs.yaml", 2, `more than one YAML document`},
+		{"syntax.yaml", 0, `yaml:`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(dir, tt.file)
+			c, err := Load(path)
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if tt.line > 0 {
+				var ce *Error
+				if !errors.As(err, &ce) || ce.Line != tt.line || ce.File != path {
+					t.Errorf("error %q: want a config.Error at %s:%d", msg, path, tt.line)
+				}
+				if want := path + ":" + strconv.Itoa(tt.line) + ": "; !strings.Contains(msg, want) {
+					t.Errorf("error %q does not contain %q", msg, want)
+				}
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestAllProblemsReported checks that a file with several mistakes gets
+// them all at once, not one per run.
+func TestAllProblemsReported(t *testing.T) {
+	t.Parallel()
+	c, err := Parse("many.yaml", []byte("udp-size: 100\nlog:\n  level: loud\n  format: xml\nlisten: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	for _, want := range []string{"many.yaml:1: udp-size", "many.yaml:3: log.level", "many.yaml:4: log.format", "many.yaml:5: listen: no listen address"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v: missing %q", err, want)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	zones := filepath.Join(dir, "../zones/sample")
+	com := filepath.Join(zones, "example.com.zone")
+	net := filepath.Join(zones, "example.net.zone")
+	tests := []struct {
+		name    string
+		args    []string
+		listen  []string
+		metrics string
+		zones   []Zone
+		err     string
+	}{
+		{name: "defaults", listen: []string{DefaultListen}},
+		{
+			name:   "flags only",
+			args:   []string{"-listen", "127.0.0.1:0", "-listen", "[::1]:0", "-zone", "example.com=" + com, "-metrics", "127.0.0.1:0"},
+			listen: []string{"127.0.0.1:0", "[::1]:0"}, metrics: "127.0.0.1:0",
+			zones: []Zone{{"example.com.", com}},
+		},
+		{
+			name:   "file then flags: listen replaced, zones merged by origin",
+			args:   []string{"-config", filepath.Join(dir, "full.yaml"), "-listen", "127.0.0.1:0", "-zone", "EXAMPLE.COM=" + net, "-zone", "example.org=" + com, "-metrics", ""},
+			listen: []string{"127.0.0.1:0"}, metrics: "",
+			zones: []Zone{{"EXAMPLE.COM.", net}, {"Example.NET.", net}, {"example.org.", com}},
+		},
+		{
+			name:    "file alone",
+			args:    []string{"-config", filepath.Join(dir, "full.yaml")},
+			listen:  []string{"127.0.0.1:5300", "[::1]:5300", ":5301"},
+			metrics: "[::1]:9100",
+			zones:   []Zone{{"example.com.", com}, {"Example.NET.", net}},
+		},
+		{name: "bad zone flag", args: []string{"-zone", "example.com"}, err: "want ORIGIN=FILE"},
+		{name: "bad listen flag", args: []string{"-listen", "localhost:53"}, err: "not an IP address"},
+		{name: "missing file from flag", args: []string{"-zone", "example.com=/no/such"}, err: "config: flag -zone example.com.=/no/such: zones[0].file: zone file: stat /no/such"},
+		{name: "flag fixes a bad file", args: []string{"-config", filepath.Join(dir, "bad-listen.yaml"), "-listen", "127.0.0.1:0"}, listen: []string{"127.0.0.1:0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var f Flags
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			f.RegisterCommon(fs)
+			f.RegisterZone(fs)
+			err := fs.Parse(tt.args)
+			var c *Config
+			if err == nil {
+				c, err = f.Build()
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Listen, tt.listen) || c.Metrics != tt.metrics || !slices.Equal(c.Zones, tt.zones) {
+				t.Errorf("got listen %q metrics %q zones %q\nwant listen %q metrics %q zones %q",
+					c.Listen, c.Metrics, c.Zones, tt.listen, tt.metrics, tt.zones)
+			}
+		})
+	}
+}
+
+// TestSample checks the sample config that `make run` uses.
+func TestSample(t *testing.T) {
+	t.Parallel()
+	f := Flags{ConfigFile: "../../../testdata/meridian.yaml"}
+	c, err := f.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Zones) < 2 || c.Listen[0] != "127.0.0.1:5353" || c.Metrics != "127.0.0.1:9153" {
+		t.Errorf("sample config: %+v", c)
+	}
+}
+
+// TestEveryKeyDecodes sets every key of the schema in one file, so a field of
+// a kind the decoder cannot fill is caught here rather than by an operator.
+func TestEveryKeyDecodes(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../../testdata/meridian.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("../../../testdata/meridian.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys() {
+		if _, ok := c.lines[strings.ReplaceAll(key, "[]", "[0]")]; !ok {
+			t.Errorf("key %s is not set in testdata/meridian.yaml; show every key there", key)
+		}
+	}
+}
+
+// TestREADMEDocumentsEveryKey keeps the config reference in README.md in
+// step with the struct: every key must appear there, in backquotes.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys() {
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("README.md does not document the config key `%s`", key)
+		}
+	}
+}
+
+// keys lists every key of the schema as the README writes it:
+// "tcp.idle-timeout", "zones[].file".
+func keys() []string {
+	var out []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			name := yamlName(t.Field(i))
+			if name == "" {
+				continue
+			}
+			key := prefix + name
+			out = append(out, key)
+			ft := t.Field(i).Type
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+				walk(ft.Elem(), key+"[].")
+			} else if ft.Kind() == reflect.Struct {
+				walk(ft, key+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return out
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"github.com/meridian-dns/meridian/cmd/meridian/config"
+	"github.com/meridian-dns/meridian/zone"
+)
+
+// loadZones loads every zone of cfg (with prev as the versions to keep when
+// a file fails), logs each result and counts it in the metrics. It never
+// fails: a zone that does not load is served from prev or as SERVFAIL.
+func (d *authDaemon) loadZones(cfg *config.Config, prev *zone.Set) *zone.Set {
+	specs := make([]zone.Spec, len(cfg.Zones))
+	for i, z := range cfg.Zones {
+		specs[i] = zone.Spec{Origin: z.Origin, File: z.File}
+	}
+	set, results := zone.LoadSet(specs, prev, zone.LoadOptions{})
+	for i := range results {
+		r := &results[i]
+		d.logResult(r)
+		d.srv.ObserveReload(r.Origin, r.OK)
+	}
+	return set
+}
+
+// logResult logs one zone's load: each problem (warnings too) with its file
+// and line, then the outcome, at a level that says whether the operator must
+// act.
+func (d *authDaemon) logResult(r *zone.LoadResult) {
+	log := d.log.With("zone", r.Origin, "file", r.File)
+	for _, p := range r.Problems {
+		level := slog.LevelWarn
+		if p.Severity == zone.Error {
+			level = slog.LevelError
+		}
+		log.Log(context.Background(), level, "zone problem", "problem", formatProblem(p))
+	}
+	switch {
+	case r.OK:
+		log.Info("zone loaded", "serial", r.Serial, "records", r.Records, "warnings", len(r.Problems))
+	case r.KeptPrevious:
+		log.Error("zone not reloaded; still serving the previous version", "serial", r.Serial, "err", r.Err)
+	default:
+		log.Error("zone not loaded; answering SERVFAIL for it", "err", r.Err)
+	}
+}
+
+// reload applies SIGHUP: re-read the config, then every zone file, keeping
+// the previous version of each zone that fails. If the config is invalid
+// nothing changes, so a typo cannot take zones down.
+func (d *authDaemon) reload() {
+	d.log.Info("reload requested")
+	cfg := d.cfg
+	if d.env.Reconfigure != nil {
+		next, err := d.env.Reconfigure()
+		if err != nil {
+			logLines(d.log, "reload refused: invalid configuration; still serving the previous configuration and zones", err)
+			return
+		}
+		d.applyConfig(next)
+		cfg = next
+	}
+	set := d.loadZones(cfg, d.set)
+	for _, z := range d.set.Zones() {
+		if set.Get(z.Origin()) == nil {
+			d.log.Info("zone removed; no longer served", "zone", z.Origin())
+		}
+	}
+	d.srv.SetZones(set)
+	d.set, d.cfg = set, cfg
+	failed := 0
+	for _, z := range set.Zones() {
+		if z.Err() != nil {
+			failed++
+		}
+	}
+	d.log.Info("reload done", "zones", set.Len(), "servfail", failed)
+}
+
+// applyConfig takes from next what can change while running (log.level) and
+// warns about each setting that needs a restart, which keeps its running
+// value. Listeners are not rebound on reload: closing one would drop the
+// queries in flight on it, and a new one may need privileges the process
+// has given up.
+func (d *authDaemon) applyConfig(next *config.Config) {
+	if d.env.Level != nil {
+		if lv, err := config.ParseLevel(next.Log.Level); err == nil && lv != d.env.Level.Level() {
+			// Logged at the higher of the two levels, so that the record is
+			// seen whichever way the level moved.
+			at := max(lv, d.env.Level.Level(), slog.LevelInfo)
+			d.env.Level.Set(lv)
+			d.log.Log(context.Background(), at, "log level changed", "level", next.Log.Level)
+		}
+	}
+	cur := d.cfg
+	ignored := func(key string, running, wanted any) {
+		d.log.Warn("reload: setting needs a restart; keeping the running value", "key", key, "running", running, "config", wanted)
+	}
+	if !slices.Equal(cur.Listen, next.Listen) {
+		ignored("listen", cur.Listen, next.Listen)
+	}
+	if cur.Metrics != next.Metrics {
+		ignored("metrics", cur.Metrics, next.Metrics)
+	}
+	if cur.UDPSize != next.UDPSize {
+		ignored("udp-size", cur.UDPSize, next.UDPSize)
+	}
+	if cur.TCP != next.TCP {
+		ignored("tcp", cur.TCP, next.TCP)
+	}
+	if cur.Log.Format != next.Log.Format {
+		ignored("log.format", cur.Log.Format, next.Log.Format)
+	}
+	// Keep the running values in the config we hold, so the next reload
+	// compares against what actually runs and warns again.
+	next.Listen, next.Metrics, next.UDPSize, next.TCP, next.Log.Format =
+		cur.Listen, cur.Metrics, cur.UDPSize, cur.TCP, cur.Log.Format
+}
