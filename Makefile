@@ -19,11 +19,10 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN       := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 STATICCHECK := $(GOBIN)/staticcheck
 
-# zone/ and server/ hold the concurrent code and run with -race; everything
-# else (cmd/, which builds and drives the binary) runs without it. Add later
-# concurrent packages (resolver/) to RACE_PKGS.
-RACE_PKGS  := ./zone/... ./server/...
-OTHER_PKGS  = $(shell $(GO) list ./... | grep -v -e '^$(MODULE)/zone' -e '^$(MODULE)/server')
+# zone/, server/ and resolver/ hold the concurrent code and run with -race;
+# everything else (cmd/, which builds and drives the binary) runs without it.
+RACE_PKGS  := ./zone/... ./server/... ./resolver/...
+OTHER_PKGS  = $(shell $(GO) list ./... | grep -v -e '^$(MODULE)/zone' -e '^$(MODULE)/server' -e '^$(MODULE)/resolver')
 
 .PHONY: all build run test lint vet bench fuzz clean
 

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,13 +24,14 @@ import (
 type Handler struct {
 	zones   atomic.Pointer[zone.Set]
 	udpSize uint16
+	authNS  bool // Options.AuthorityNS
 	metrics *metrics
 	log     *slog.Logger
 	pool    sync.Pool // of *exchange
 }
 
-func newHandler(udpSize uint16, m *metrics, log *slog.Logger) *Handler {
-	h := &Handler{udpSize: udpSize, metrics: m, log: log}
+func newHandler(opts Options, m *metrics) *Handler {
+	h := &Handler{udpSize: opts.UDPSize, authNS: opts.AuthorityNS, metrics: m, log: opts.Logger}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
 	return h
 }
@@ -155,11 +157,35 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
 	case zone.NotAuth, zone.ServFail:
 		return true // no records with REFUSED or SERVFAIL
 	}
+	if h.authNS && x.res.Kind == zone.Success {
+		addApexNS(&x.res, q.Qtype)
+	}
 	m.Answer, m.Ns, x.additional = x.res.Answer, x.res.Ns, x.res.Extra
 	if q.Qtype == dns.TypeANY && !x.tcp && x.res.Kind == zone.Success {
 		minimalANY(x)
 	}
 	return true
+}
+
+// addApexNS puts the answering zone's NS RRset in the authority section of a
+// positive answer and its servers' addresses in the additional section, as
+// NSD does, leaving out what the answer already holds (the records are the
+// zone's own, so pointer comparison finds the duplicates). Like NSD, only
+// when the answer ends in data of the type asked (not in a CNAME loop), and
+// not for DS, which is answered from the parent side of a cut.
+func addApexNS(res *zone.Result, qtype uint16) {
+	ns, addrs := res.Zone.ApexNS()
+	last := len(res.Answer) - 1
+	if len(ns) == 0 || qtype == dns.TypeDS || last < 0 || slices.Contains(res.Answer, ns[0]) ||
+		qtype != dns.TypeANY && res.Answer[last].Header().Rrtype != qtype {
+		return
+	}
+	res.Ns = append(res.Ns, ns...)
+	for _, rr := range addrs {
+		if !slices.Contains(res.Answer, rr) && !slices.Contains(res.Extra, rr) {
+			res.Extra = append(res.Extra, rr)
+		}
+	}
 }
 
 // rcodeFor maps a lookup's result kind to the response code and the AA flag.

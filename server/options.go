@@ -59,6 +59,13 @@ type Options struct {
 	// the last. Default 1000; negative means no limit.
 	TCPMaxQueries int
 
+	// AuthorityNS adds the answering zone's apex NS RRset to the authority
+	// section of positive answers, and the addresses of its servers to the
+	// additional section, as NSD and BIND do by default. Default false:
+	// minimal responses, as Knot sends: smaller, so less use for
+	// amplification, and resolvers do not need them to use the answer.
+	AuthorityNS bool
+
 	// Logger receives start-up, shut-down and error messages; nothing is
 	// logged per query. Default: discard.
 	Logger *slog.Logger

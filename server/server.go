@@ -77,7 +77,7 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("server: listen address %q: %w", a, err)
 		}
 	}
-	s := &Server{opts: opts, metrics: m, handler: newHandler(opts.UDPSize, m, opts.Logger)}
+	s := &Server{opts: opts, metrics: m, handler: newHandler(opts, m)}
 	if opts.TCPMaxConns > 0 {
 		s.slots = make(chan struct{}, opts.TCPMaxConns)
 	}

@@ -66,6 +66,20 @@ func (z *Zone) Serial() uint32 {
 	return z.soa.Serial
 }
 
+// ApexNS returns the zone's apex NS RRset and the in-zone addresses of its
+// targets, for servers that put them in the authority and additional
+// sections of positive answers (NSD's and BIND's default). The slices are
+// shared with the zone and must not be modified.
+func (z *Zone) ApexNS() (ns, addrs []dns.RR) {
+	if z.apex == nil {
+		return nil, nil
+	}
+	if s := z.apex.get(dns.TypeNS); s != nil {
+		return s.rrs, s.extra
+	}
+	return nil, nil
+}
+
 // Len returns the number of resource records in the zone.
 func (z *Zone) Len() int { return z.count }
 

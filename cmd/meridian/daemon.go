@@ -129,6 +129,7 @@ func serverOptions(cfg *config.Config, log *slog.Logger, reg prometheus.Register
 	return server.Options{
 		Listen:         slices.Clone(cfg.Listen),
 		UDPSize:        uint16(cfg.UDPSize), // validated: 512 to 65535
+		AuthorityNS:    !cfg.MinimalResponses,
 		TCPIdleTimeout: cfg.TCP.IdleTimeout,
 		TCPMaxConns:    noLimit(cfg.TCP.MaxConnections),
 		TCPMaxQueries:  noLimit(cfg.TCP.MaxQueriesPerConnection),

@@ -108,6 +108,9 @@ func (d *authDaemon) applyConfig(next *config.Config) {
 	if cur.UDPSize != next.UDPSize {
 		ignored("udp-size", cur.UDPSize, next.UDPSize)
 	}
+	if cur.MinimalResponses != next.MinimalResponses {
+		ignored("minimal-responses", cur.MinimalResponses, next.MinimalResponses)
+	}
 	if cur.TCP != next.TCP {
 		ignored("tcp", cur.TCP, next.TCP)
 	}
@@ -116,6 +119,6 @@ func (d *authDaemon) applyConfig(next *config.Config) {
 	}
 	// Keep the running values in the config we hold, so the next reload
 	// compares against what actually runs and warns again.
-	next.Listen, next.Metrics, next.UDPSize, next.TCP, next.Log.Format =
-		cur.Listen, cur.Metrics, cur.UDPSize, cur.TCP, cur.Log.Format
+	next.Listen, next.Metrics, next.UDPSize, next.MinimalResponses, next.TCP, next.Log.Format =
+		cur.Listen, cur.Metrics, cur.UDPSize, cur.MinimalResponses, cur.TCP, cur.Log.Format
 }

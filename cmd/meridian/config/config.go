@@ -40,6 +40,12 @@ type Config struct {
 	// MTU, so answers are not fragmented.
 	UDPSize int `yaml:"udp-size"`
 
+	// MinimalResponses leaves the zone's NS RRset out of the authority
+	// section of positive answers, and its servers' addresses out of the
+	// additional section, as Knot does. Default true. false answers as NSD
+	// and BIND do by default.
+	MinimalResponses bool `yaml:"minimal-responses"`
+
 	TCP TCP `yaml:"tcp"`
 	Log Log `yaml:"log"`
 
@@ -103,6 +109,8 @@ func Default() *Config {
 	return &Config{
 		Listen:  []string{DefaultListen},
 		UDPSize: DefaultUDPSize,
+
+		MinimalResponses: true,
 		TCP: TCP{
 			IdleTimeout:             DefaultIdleTimeout,
 			MaxConnections:          DefaultMaxConnections,

@@ -77,7 +77,7 @@ func TestLoadBad(t *testing.T) {
 		line int    // 0: no line expected
 		want string // substring of the message
 	}{
-		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, tcp, udp-size, zones`},
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, minimal-responses, tcp, udp-size, zones`},
 		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
 		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
 		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
