@@ -97,6 +97,7 @@ func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
 	for _, a := range addrs {
 		d.log.Info("serving DNS", "addr", a.String(), "net", a.Network())
 	}
+	releaseMemory()
 	if env.Ready != nil {
 		env.Ready(addrs, metricsAddr)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
@@ -25,6 +26,14 @@ func (d *authDaemon) loadZones(cfg *config.Config, prev *zone.Set) *zone.Set {
 	}
 	return set
 }
+
+// releaseMemory returns to the system what loading left behind. Parsing and
+// checking make garbage several times the size of the zones, and a reload
+// leaves the previous versions; left to the runtime, the resident set stays
+// near twice the live heap (1.1 GB for a 1M-name zone instead of about
+// 0.7 GB). Called once the new zones are served: the forced collection
+// takes a second for such a zone and queries are answered meanwhile.
+func releaseMemory() { debug.FreeOSMemory() }
 
 // logResult logs one zone's load: each problem (warnings too) with its file
 // and line, then the outcome, at a level that says whether the operator must
@@ -71,6 +80,7 @@ func (d *authDaemon) reload() {
 	}
 	d.srv.SetZones(set)
 	d.set, d.cfg = set, cfg
+	releaseMemory()
 	failed := 0
 	for _, z := range set.Zones() {
 		if z.Err() != nil {
