@@ -15,6 +15,10 @@ const (
 	// resolution has failed or the client-response timer has fired
 	// (RFC 8767 §4). Fresh data is still preferred where it exists.
 	Stale
+	// Internal is Fresh for the resolver's own look-ups (an alias chain's
+	// next name, a name server's address): not counted as a client hit or
+	// miss, and it claims no prefetch, which is for what clients ask.
+	Internal
 )
 
 // Kind is what Answer found.
@@ -88,7 +92,9 @@ func (c *Cache) Answer(m *dns.Msg, q dns.Question, mode Mode) Result {
 	k0 := c.key(q.Name, q.Qtype, q.Qclass)
 	an, ns := len(m.Answer), len(m.Ns)
 	res := c.compose(m, q, mode, k0, now)
-	c.count(c.shard(k0), res, mode)
+	if mode != Internal {
+		c.count(c.shard(k0), res, mode)
+	}
 
 	switch res.Kind {
 	case Miss:
@@ -116,7 +122,7 @@ func (c *Cache) compose(m *dns.Msg, q dns.Question, mode Mode, k0 uint64, now in
 		}
 		e, st := c.usable(mode, k, name, q.Qtype, q.Qclass, now)
 		if e != nil && e.kind == positive {
-			m.Answer = c.appendEntry(m.Answer, e, st, now, owner, &res)
+			m.Answer = c.appendEntry(m.Answer, e, st, now, owner, mode, &res)
 			res.Kind = Positive
 			return res
 		}
@@ -126,18 +132,18 @@ func (c *Cache) compose(m *dns.Msg, q dns.Question, mode Mode, k0 uint64, now in
 				if hops == c.cfg.MaxChain {
 					return Result{Kind: Miss} // a loop or a chain too long: the iterator decides
 				}
-				m.Answer = c.appendEntry(m.Answer, cn, cst, now, owner, &res)
+				m.Answer = c.appendEntry(m.Answer, cn, cst, now, owner, mode, &res)
 				name, owner = target, ""
 				continue
 			}
 		}
 		if e != nil && e.kind == noData {
-			m.Ns = c.appendEntry(m.Ns, e, st, now, "", &res)
+			m.Ns = c.appendEntry(m.Ns, e, st, now, "", mode, &res)
 			res.Kind = NoData
 			return res
 		}
 		if nx, nst := c.usable(mode, c.key(name, dns.TypeNone, q.Qclass), name, dns.TypeNone, q.Qclass, now); nx != nil {
-			m.Ns = c.appendEntry(m.Ns, nx, nst, now, "", &res)
+			m.Ns = c.appendEntry(m.Ns, nx, nst, now, "", mode, &res)
 			res.Kind = NXDomain
 			return res
 		}
@@ -173,11 +179,11 @@ func (c *Cache) usable(mode Mode, k uint64, name string, qtype, class uint16, no
 
 // appendEntry appends copies of e's records to dst: with the TTL left if e
 // is fresh, noting a prefetch if this hit claims one; with StaleTTL if not.
-func (c *Cache) appendEntry(dst []dns.RR, e *entry, st state, now int64, owner string, res *Result) []dns.RR {
+func (c *Cache) appendEntry(dst []dns.RR, e *entry, st state, now int64, owner string, mode Mode, res *Result) []dns.RR {
 	ttl := c.staleTTL
 	if st == fresh {
 		ttl = e.remaining(now)
-		if e.wantPrefetch(now) {
+		if mode != Internal && e.wantPrefetch(now) {
 			res.Prefetch = true
 		}
 	} else {

@@ -40,8 +40,10 @@ type Config struct {
 	// bounds the queries sent upstream for it. Nil means no bound; the
 	// resolver always sets one.
 	Budget *Budget
-	// Select chooses the server to ask among untried candidates, by
-	// measured RTT. Nil picks the first.
+	// Select chooses the server to ask among the untried candidates (one
+	// or more), by measured RTT. It is called for every query, so the
+	// resolver can note how to talk to the server chosen. Nil picks the
+	// first.
 	Select func(zone string, candidates []netip.Addr) netip.Addr
 }
 
@@ -294,7 +296,7 @@ func (it *Iterator) pickQuery() {
 		return
 	}
 	server := cands[0]
-	if it.cfg.Select != nil && len(cands) > 1 {
+	if it.cfg.Select != nil {
 		server = it.cfg.Select(it.zone, cands)
 	}
 	it.last = server

@@ -1,0 +1,200 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/resolver/exchange"
+	"github.com/meridian-dns/meridian/server"
+	"github.com/meridian-dns/meridian/zone"
+)
+
+// hierarchy runs testdata/zones/hier on loopback: one real authoritative
+// server (our server package) per address of 127.53.0.0/16, all on one
+// free port, as a resolver started with NSPort sees a private Internet.
+type hierarchy struct {
+	port    uint16
+	servers map[string]*server.Server
+	count   *counting
+}
+
+// hierServers maps each server address to the zones it serves; 127.53.3.9
+// serves nothing (lame: REFUSED) and 127.53.9.9 (ns.dead.org) is not
+// started at all.
+var hierServers = map[string][]string{
+	"127.53.0.1": {"."},
+	"127.53.1.1": {"org."},
+	"127.53.1.2": {"org."},
+	"127.53.2.1": {"net."},
+	"127.53.3.1": {"example.org."},
+	"127.53.3.2": {"example.org."},
+	"127.53.3.9": {},
+	"127.53.4.1": {"other.net.", "sub.example.org."},
+}
+
+var hierFiles = map[string]string{
+	".": "root.zone", "org.": "org.zone", "net.": "net.zone", "example.org.": "example.org.zone",
+	"other.net.": "other.net.zone", "sub.example.org.": "sub.example.org.zone",
+}
+
+func startHierarchy(t *testing.T) *hierarchy {
+	t.Helper()
+	zones := map[string]*zone.Zone{}
+	for origin, file := range hierFiles {
+		z, _, err := zone.Load(origin, filepath.Join("..", "testdata", "zones", "hier", file), zone.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zones[origin] = z
+	}
+	for attempt := 0; ; attempt++ {
+		h := &hierarchy{port: freePort(t), servers: map[string]*server.Server{}}
+		if err := h.start(t, zones); err == nil {
+			h.count = &counting{next: exchange.New(exchange.Config{}), n: map[string]int{}, names: map[string][]string{}}
+			return h
+		} else if attempt == 5 {
+			t.Fatalf("starting the hierarchy: %v", err)
+		}
+	}
+}
+
+func (h *hierarchy) start(t *testing.T, zones map[string]*zone.Zone) error {
+	for addr, origins := range hierServers {
+		srv, err := server.New(server.Options{Listen: []string{fmt.Sprintf("%s:%d", addr, h.port)}})
+		if err != nil {
+			return err
+		}
+		var zs []*zone.Zone
+		for _, o := range origins {
+			zs = append(zs, zones[o])
+		}
+		srv.SetZones(zone.NewSet(zs...))
+		if err := srv.Start(context.Background()); err != nil {
+			h.stop()
+			return err
+		}
+		h.servers[addr] = srv
+	}
+	t.Cleanup(h.stop)
+	return nil
+}
+
+func (h *hierarchy) stop() {
+	for addr, s := range h.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.Shutdown(ctx)
+		cancel()
+		delete(h.servers, addr)
+	}
+}
+
+// freePort finds a port free on 127.0.0.1 for UDP and TCP; the hierarchy's
+// addresses are distinct, so a port free on one is almost always free on
+// all, and start retries otherwise.
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// counting is an Exchanger that counts, per server address, the queries
+// the resolver sends, and keeps their names.
+type counting struct {
+	next  exchange.Exchanger
+	mu    sync.Mutex
+	n     map[string]int
+	names map[string][]string
+}
+
+func (c *counting) Exchange(ctx context.Context, s netip.AddrPort, q *dns.Msg, o exchange.Options) (exchange.Reply, error) {
+	c.mu.Lock()
+	c.n[s.Addr().String()]++
+	c.names[s.Addr().String()] = append(c.names[s.Addr().String()], strings.ToLower(q.Question[0].Name))
+	c.mu.Unlock()
+	return c.next.Exchange(ctx, s, q, o)
+}
+
+func (c *counting) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.n {
+		n += v
+	}
+	return n
+}
+
+func (c *counting) sent(addr string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names[addr]...)
+}
+
+// newResolver returns a resolver for the hierarchy, with a clock tests can
+// move.
+func (h *hierarchy) newResolver(t *testing.T, clock *fakeClock, mod func(*Config)) *Resolver {
+	t.Helper()
+	cfg := Config{
+		RootHints: []RootServer{{Name: "ns.root-servers.test.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.0.1")}}},
+		NSPort:    h.port,
+		Exchanger: h.count,
+		Deadline:  3 * time.Second,
+	}
+	if clock != nil {
+		cfg.Now = clock.Now
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// ask resolves one question as a client would.
+func ask(t *testing.T, r *Resolver, name string, qtype uint16) (*dns.Msg, Info) {
+	t.Helper()
+	req := new(dns.Msg)
+	req.SetQuestion(name, qtype)
+	m := new(dns.Msg)
+	m.SetReply(req)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info := r.Resolve(ctx, m, req.Question[0], true)
+	return m, info
+}

@@ -1,0 +1,210 @@
+package resolver
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func answerText(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		f := strings.Fields(rr.String())
+		out = append(out, strings.ToLower(f[0])+" "+strings.Join(f[3:], " "))
+	}
+	return out
+}
+
+func TestResolveHierarchy(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	cases := []struct {
+		name   string
+		qtype  uint16
+		rcode  int
+		answer string // the answer's last record, owner and data
+	}{
+		{"www.example.org.", dns.TypeA, dns.RcodeSuccess, "www.example.org. A 192.0.2.1"},
+		{"alias.example.org.", dns.TypeA, dns.RcodeSuccess, "www.other.net. A 192.0.2.2"},
+		{"www.dname.example.org.", dns.TypeA, dns.RcodeSuccess, "www.other.net. A 192.0.2.2"},
+		{"host.sub.example.org.", dns.TypeA, dns.RcodeSuccess, "host.sub.example.org. A 192.0.2.3"},
+		{"x.wild.example.org.", dns.TypeA, dns.RcodeSuccess, "x.wild.example.org. A 192.0.2.7"},
+		{"nope.example.org.", dns.TypeA, dns.RcodeNameError, ""},
+		{"txt.example.org.", dns.TypeA, dns.RcodeSuccess, ""},
+		{"loop.example.org.", dns.TypeA, dns.RcodeServerFailure, ""},
+		{"www.dead.org.", dns.TypeA, dns.RcodeServerFailure, ""},
+	}
+	for _, tc := range cases {
+		m, info := ask(t, r, tc.name, tc.qtype)
+		if m.Rcode != tc.rcode {
+			t.Errorf("%s: rcode %s, want %s (%v)", tc.name, dns.RcodeToString[m.Rcode], dns.RcodeToString[tc.rcode], info.EDE)
+			continue
+		}
+		got := answerText(m)
+		if tc.answer == "" && tc.rcode != dns.RcodeServerFailure && len(got) != 0 {
+			t.Errorf("%s: answer %q, want none", tc.name, got)
+		}
+		if tc.answer != "" && (len(got) == 0 || got[len(got)-1] != strings.ToLower(strings.Fields(tc.answer)[0])+" "+strings.Join(strings.Fields(tc.answer)[1:], " ")) {
+			t.Errorf("%s: answer %q, want it to end in %q", tc.name, got, tc.answer)
+		}
+		if !m.RecursionAvailable || m.Authoritative || m.AuthenticatedData {
+			t.Errorf("%s: flags RA=%v AA=%v AD=%v", tc.name, m.RecursionAvailable, m.Authoritative, m.AuthenticatedData)
+		}
+		if tc.rcode == dns.RcodeServerFailure && info.EDE == nil {
+			t.Errorf("%s: SERVFAIL without an extended error", tc.name)
+		}
+	}
+}
+
+// TestCacheCountsDown: a repeated question is answered from the cache with
+// no upstream query, and its TTL counts down with the clock.
+func TestCacheCountsDown(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	clock := newClock()
+	r := h.newResolver(t, clock, nil)
+	m, _ := ask(t, r, "www.example.org.", dns.TypeA)
+	ttl := m.Answer[0].Header().Ttl
+	n := h.count.total()
+	clock.Advance(100 * time.Second)
+	m, info := ask(t, r, "www.example.org.", dns.TypeA)
+	if info.Source != FromCache || h.count.total() != n {
+		t.Fatalf("second question: source %v, %d upstream queries", info.Source, h.count.total()-n)
+	}
+	if got := m.Answer[0].Header().Ttl; got != ttl-100 {
+		t.Errorf("TTL %d after 100s, want %d", got, ttl-100)
+	}
+	// Negative answers are cached too (RFC 2308), for the SOA's minimum.
+	ask(t, r, "nope.example.org.", dns.TypeA)
+	n = h.count.total()
+	m, info = ask(t, r, "nope.example.org.", dns.TypeA)
+	if m.Rcode != dns.RcodeNameError || info.Source != FromCache || h.count.total() != n {
+		t.Errorf("cached NXDOMAIN: rcode %d source %v queries %d", m.Rcode, info.Source, h.count.total()-n)
+	}
+}
+
+// TestDeduplicated: 100 concurrent identical questions cause one resolution.
+func TestDeduplicated(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if m, _ := ask(t, r, "host.sub.example.org.", dns.TypeA); m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 {
+				t.Errorf("rcode %d answer %v", m.Rcode, m.Answer)
+			}
+		}()
+	}
+	wg.Wait()
+	// One resolution: the sub zone's server is asked for host.sub once.
+	got := 0
+	for _, n := range h.count.sent("127.53.4.1") {
+		if n == "host.sub.example.org." {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Errorf("the leaf server was asked %d times", got)
+	}
+}
+
+// TestPrefetch: a hit in the last tenth of the TTL refreshes the entry in
+// the background, so it never expires for a client who keeps asking.
+func TestPrefetch(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	clock := newClock()
+	r := h.newResolver(t, clock, nil)
+	ask(t, r, "www.example.org.", dns.TypeA) // TTL 300
+	clock.Advance(275 * time.Second)
+	before := len(h.count.sent("127.53.3.1")) + len(h.count.sent("127.53.3.2"))
+	if _, info := ask(t, r, "www.example.org.", dns.TypeA); info.Source != FromCache {
+		t.Fatalf("late hit: source %v", info.Source)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(h.count.sent("127.53.3.1"))+len(h.count.sent("127.53.3.2")) == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no prefetch query")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Once the refresh has landed, the entry outlives its first TTL.
+	for r.inflight() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the prefetch did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	clock.Advance(30 * time.Second) // 305s: past the first TTL of 300s
+	if m, info := ask(t, r, "www.example.org.", dns.TypeA); info.Source != FromCache || len(m.Answer) != 1 {
+		t.Fatalf("after the refresh: source %v answer %v", info.Source, m.Answer)
+	}
+	if r.metrics.prefetches == nil {
+		t.Fatal("no prefetch metric")
+	}
+}
+
+// TestServeStale: with every authoritative server gone, cached names are
+// still answered, with TTL 30 and EDE 3 (RFC 8767).
+func TestServeStale(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	clock := newClock()
+	r := h.newResolver(t, clock, func(c *Config) { c.ClientTimeout = 200 * time.Millisecond })
+	ask(t, r, "www.example.org.", dns.TypeA)
+	h.stop()
+	clock.Advance(time.Hour) // everything expired, still in the stale window
+	start := time.Now()
+	m, info := ask(t, r, "www.example.org.", dns.TypeA)
+	if info.Source != FromStale || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 {
+		t.Fatalf("source %v rcode %d answer %v", info.Source, m.Rcode, m.Answer)
+	}
+	if m.Answer[0].Header().Ttl != 30 || info.EDE == nil || info.EDE.InfoCode != dns.ExtendedErrorCodeStaleAnswer {
+		t.Errorf("stale answer: TTL %d EDE %v", m.Answer[0].Header().Ttl, info.EDE)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("stale answer took %v", el)
+	}
+}
+
+// TestMinimised: the root sees only top-level labels (RFC 9156).
+func TestMinimised(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	ask(t, r, "a.b.c.d.e.f.g.example.org.", dns.TypeA)
+	ask(t, r, "host.sub.example.org.", dns.TypeA)
+	for _, n := range h.count.sent("127.53.0.1") {
+		if dns.CountLabel(n) > 1 {
+			t.Errorf("the root saw %q", n)
+		}
+	}
+}
+
+// TestNoRecursion: RD=0 is answered from the cache only.
+func TestNoRecursion(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	req := new(dns.Msg)
+	req.SetQuestion("www.example.org.", dns.TypeA)
+	m := new(dns.Msg).SetReply(req)
+	r.Resolve(context.Background(), m, req.Question[0], false)
+	if h.count.total() != 0 || len(m.Answer) != 0 {
+		t.Fatalf("RD=0 on an empty cache: %d queries, answer %v", h.count.total(), m.Answer)
+	}
+	ask(t, r, "www.example.org.", dns.TypeA)
+	m = new(dns.Msg).SetReply(req)
+	r.Resolve(context.Background(), m, req.Question[0], false)
+	if len(m.Answer) != 1 {
+		t.Errorf("RD=0 after caching: %v", m.Answer)
+	}
+}
