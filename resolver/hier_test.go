@@ -37,6 +37,7 @@ var hierServers = map[string][]string{
 	"127.53.2.1": {"net."},
 	"127.53.3.1": {"example.org."},
 	"127.53.3.2": {"example.org."},
+	"127.53.3.3": {"example.org."},
 	"127.53.3.9": {},
 	"127.53.4.1": {"other.net.", "sub.example.org."},
 }
@@ -197,4 +198,39 @@ func ask(t *testing.T, r *Resolver, name string, qtype uint16) (*dns.Msg, Info) 
 	defer cancel()
 	info := r.Resolve(ctx, m, req.Question[0], true)
 	return m, info
+}
+
+// delayDialer emulates distance in user space: a read on a connection to
+// a delayed server completes no sooner than the delay after the last write,
+// so the exchanger measures the emulated round trip.
+type delayDialer struct {
+	delay map[netip.Addr]time.Duration
+	exchange.NetDialer
+}
+
+func (d delayDialer) DialUDP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
+	c, err := d.NetDialer.DialUDP(ctx, laddr, raddr)
+	if err != nil || d.delay[raddr.Addr()] == 0 {
+		return c, err
+	}
+	return &delayConn{Conn: c, d: d.delay[raddr.Addr()]}, nil
+}
+
+type delayConn struct {
+	net.Conn
+	d    time.Duration
+	sent time.Time
+}
+
+func (c *delayConn) Write(p []byte) (int, error) {
+	c.sent = time.Now()
+	return c.Conn.Write(p)
+}
+
+func (c *delayConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if wait := time.Until(c.sent.Add(c.d)); err == nil && wait > 0 {
+		time.Sleep(wait)
+	}
+	return n, err
 }

@@ -46,6 +46,7 @@ func loadHier(t testing.TB) *hier {
 			a("127.53.2.1"): zone.NewSet(net),
 			a("127.53.3.1"): zone.NewSet(ex),
 			a("127.53.3.2"): zone.NewSet(ex),
+			a("127.53.3.3"): zone.NewSet(ex),
 			a("127.53.3.9"): zone.NewSet(), // lame: REFUSED
 			a("127.53.4.1"): zone.NewSet(other, sub),
 			// 127.53.9.9 (ns.dead.org) does not answer at all.
