@@ -114,8 +114,9 @@ func freePort(t *testing.T) uint16 {
 // counting is an Exchanger that counts, per server address, the queries
 // the resolver sends, and keeps their names.
 type counting struct {
-	next  exchange.Exchanger
-	mu    sync.Mutex
+	next   exchange.Exchanger
+	tamper func(server netip.AddrPort, m *dns.Msg) // a hostile server, if set
+	mu     sync.Mutex
 	n     map[string]int
 	names map[string][]string
 }
@@ -125,7 +126,11 @@ func (c *counting) Exchange(ctx context.Context, s netip.AddrPort, q *dns.Msg, o
 	c.n[s.Addr().String()]++
 	c.names[s.Addr().String()] = append(c.names[s.Addr().String()], strings.ToLower(q.Question[0].Name))
 	c.mu.Unlock()
-	return c.next.Exchange(ctx, s, q, o)
+	rep, err := c.next.Exchange(ctx, s, q, o)
+	if err == nil && c.tamper != nil {
+		c.tamper(s, rep.Msg)
+	}
+	return rep, err
 }
 
 func (c *counting) total() int {

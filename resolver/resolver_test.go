@@ -249,3 +249,66 @@ func TestNearestReplica(t *testing.T) {
 		}
 	}
 }
+
+func mustRR(t *testing.T, s string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+// TestHostileServers: example.org's servers add records for names they do
+// not serve to every section; none is cached or answered. Then they refer
+// every question back up to org., a referral loop, which ends in SERVFAIL
+// long before the deadline.
+func TestHostileServers(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	exampleOrg := func(s netip.AddrPort) bool { return strings.HasPrefix(s.Addr().String(), "127.53.3.") }
+	h.count.tamper = func(s netip.AddrPort, m *dns.Msg) {
+		if !exampleOrg(s) {
+			return
+		}
+		m.Answer = append(m.Answer, mustRR(t, "www.other.net. 300 IN A 6.6.6.6"))
+		m.Ns = append(m.Ns, mustRR(t, "other.net. 300 IN NS ns.evil.test."), mustRR(t, "org. 300 IN NS ns.evil.test."))
+		m.Extra = append(m.Extra, mustRR(t, "ns.evil.test. 300 IN A 6.6.6.6"), mustRR(t, "ns1.nic.org. 300 IN A 6.6.6.6"))
+	}
+	r := h.newResolver(t, nil, nil)
+	ask(t, r, "www.example.org.", dns.TypeA)
+	ask(t, r, "nope.example.org.", dns.TypeA)
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"www.other.net.", dns.TypeA}, {"other.net.", dns.TypeNS}, {"org.", dns.TypeNS}, {"ns.evil.test.", dns.TypeA}, {"ns1.nic.org.", dns.TypeA}} {
+		rrs, _, _ := r.cache.Lookup(nil, q.name, q.qtype, dns.ClassINET)
+		for _, rr := range rrs {
+			if s := rr.String(); strings.Contains(s, "6.6.6.6") || strings.Contains(s, "evil") {
+				t.Errorf("poison cached: %v", rr)
+			}
+		}
+	}
+	if m, _ := ask(t, r, "www.other.net.", dns.TypeA); len(m.Answer) != 1 || !strings.HasSuffix(m.Answer[0].String(), "192.0.2.2") {
+		t.Errorf("www.other.net. after the poisoning attempt: %v", m.Answer)
+	}
+
+	// Now a referral loop: every answer from example.org's servers is a
+	// referral back up to org.
+	h.count.tamper = func(s netip.AddrPort, m *dns.Msg) {
+		if exampleOrg(s) {
+			m.Authoritative, m.Rcode = false, dns.RcodeSuccess
+			m.Answer, m.Extra = nil, []dns.RR{mustRR(t, "ns1.nic.org. 300 IN A 127.53.1.1")}
+			m.Ns = []dns.RR{mustRR(t, "org. 300 IN NS ns1.nic.org.")}
+		}
+	}
+	r2 := h.newResolver(t, nil, nil)
+	start := time.Now()
+	m, info := ask(t, r2, "loopy.example.org.", dns.TypeA)
+	if m.Rcode != dns.RcodeServerFailure || info.EDE == nil {
+		t.Errorf("referral loop: rcode %s EDE %v", dns.RcodeToString[m.Rcode], info.EDE)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("referral loop took %v", el)
+	}
+}
