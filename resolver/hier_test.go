@@ -117,8 +117,8 @@ type counting struct {
 	next   exchange.Exchanger
 	tamper func(server netip.AddrPort, m *dns.Msg) // a hostile server, if set
 	mu     sync.Mutex
-	n     map[string]int
-	names map[string][]string
+	n      map[string]int
+	names  map[string][]string
 }
 
 func (c *counting) Exchange(ctx context.Context, s netip.AddrPort, q *dns.Msg, o exchange.Options) (exchange.Reply, error) {
