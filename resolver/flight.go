@@ -63,9 +63,9 @@ func (r *Resolver) join(q dns.Question, client bool) (f *flight, joined, ok bool
 		if !client {
 			defer func() { <-r.bgSlot }()
 		}
-		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Deadline)
+		ctx, cancel := context.WithTimeout(r.ctx, r.conf().Deadline)
 		defer cancel()
-		f.out = r.run(ctx, q, iterator.NewBudget(r.cfg.MaxQueries), 0, !client)
+		f.out = r.run(ctx, q, iterator.NewBudget(r.conf().MaxQueries), 0, !client)
 		r.flights.mu.Lock()
 		delete(r.flights.m, key)
 		r.flights.mu.Unlock()
@@ -93,8 +93,8 @@ func (r *Resolver) wait(ctx context.Context, m *dns.Msg, q dns.Question) Info {
 		r.metrics.joins.Inc()
 	}
 	var timer <-chan time.Time
-	if !r.cfg.NoServeStale {
-		t := time.NewTimer(r.cfg.ClientTimeout)
+	if !r.conf().NoServeStale {
+		t := time.NewTimer(r.conf().ClientTimeout)
 		defer t.Stop()
 		timer = t.C
 	}
@@ -149,7 +149,7 @@ func (r *Resolver) fail(m *dns.Msg, q dns.Question, e *dns.EDNS0_EDE) Info {
 // stale answers from expired data, with TTL 30 (the cache's StaleTTL) and
 // EDE 3, Stale Answer, or 19, Stale NXDOMAIN Answer (RFC 8914 §4.4, §4.20).
 func (r *Resolver) stale(m *dns.Msg, q dns.Question) (Info, bool) {
-	if r.cfg.NoServeStale {
+	if r.conf().NoServeStale {
 		return Info{}, false
 	}
 	res := r.cache.Answer(m, q, cache.Stale)

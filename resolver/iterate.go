@@ -27,12 +27,12 @@ type outcome struct {
 // refresh set the cache is not consulted for q itself: a prefetch must ask
 // upstream for what the cache still holds.
 func (r *Resolver) run(ctx context.Context, q dns.Question, budget *iterator.Budget, depth int, refresh bool) outcome {
-	if z := longest(r.cfg.Forward, q.Name); z != nil {
+	if z := longest(r.conf().Forward, q.Name); z != nil {
 		return r.forward(ctx, q, z, budget)
 	}
 	var choice infra.Choice
 	it := iterator.New(iterator.Config{
-		Minimise: !r.cfg.NoMinimise,
+		Minimise: !r.conf().NoMinimise,
 		Budget:   budget,
 		Select: func(zone string, cands []netip.Addr) netip.Addr {
 			aps := make([]netip.AddrPort, len(cands))
@@ -102,7 +102,7 @@ func (r *Resolver) delegation(name string, parent bool) cache.Delegation {
 		}
 	}
 	d, ok := r.cache.Closest(name, dns.ClassINET)
-	if z := longest(r.cfg.Stub, name); z != nil && (!ok || !dns.IsSubDomain(z.Name, d.Zone)) {
+	if z := longest(r.conf().Stub, name); z != nil && (!ok || !dns.IsSubDomain(z.Name, d.Zone)) {
 		d = cache.Delegation{Zone: z.Name}
 		for _, s := range z.Servers {
 			d.Servers = append(d.Servers, cache.Server{Name: s.Addr().String() + ".stub.invalid.", Addrs: []netip.Addr{s.Addr()}})
@@ -110,7 +110,7 @@ func (r *Resolver) delegation(name string, parent bool) cache.Delegation {
 		return d
 	}
 	if !ok {
-		return r.roots
+		return r.live.Load().roots
 	}
 	return d
 }
@@ -123,9 +123,9 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 	q := new(dns.Msg)
 	q.SetQuestion(a.Name, a.Type)
 	q.RecursionDesired = false
-	opts := exchange.Options{NoEDNS: !choice.EDNS, No0x20: r.cfg.No0x20 || !choice.Case0x20, Timeout: choice.Timeout}
+	opts := exchange.Options{NoEDNS: !choice.EDNS, No0x20: r.conf().No0x20 || !choice.Case0x20, Timeout: choice.Timeout}
 	if choice.Server != ap { // Select was not consulted for this server
-		opts = exchange.Options{No0x20: r.cfg.No0x20}
+		opts = exchange.Options{No0x20: r.conf().No0x20}
 	}
 	for try := 0; ; try++ {
 		rep, err := r.exch.Exchange(ctx, ap, q, opts)
@@ -194,7 +194,7 @@ func (r *Resolver) nsAddrs(ctx context.Context, name string, budget *iterator.Bu
 // addrPort gives a server address its port: a stub or forward zone's own
 // port where configured, NSPort otherwise.
 func (r *Resolver) addrPort(a netip.Addr) netip.AddrPort {
-	for _, zs := range [...][]Zone{r.cfg.Stub, r.cfg.Forward} {
+	for _, zs := range [...][]Zone{r.conf().Stub, r.conf().Forward} {
 		for _, z := range zs {
 			for _, s := range z.Servers {
 				if s.Addr() == a {
@@ -203,7 +203,7 @@ func (r *Resolver) addrPort(a netip.Addr) netip.AddrPort {
 			}
 		}
 	}
-	return netip.AddrPortFrom(a, r.cfg.NSPort)
+	return netip.AddrPortFrom(a, r.conf().NSPort)
 }
 
 // longest returns the zone of zs that contains name most closely, or nil.

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -131,13 +132,12 @@ type Info struct {
 
 // Resolver answers recursive questions. It is safe for concurrent use.
 type Resolver struct {
-	cfg     Config
+	live    atomic.Pointer[live]
 	cache   *cache.Cache
 	infra   *infra.Cache
 	exch    exchange.Exchanger
 	metrics *metrics
 	log     *slog.Logger
-	roots   cache.Delegation
 
 	flights flights
 
@@ -175,15 +175,42 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Resolver{
-		cfg: cfg, cache: c, infra: inf, exch: cfg.Exchanger, metrics: m, log: cfg.Logger,
+		cache: c, infra: inf, exch: cfg.Exchanger, metrics: m, log: cfg.Logger,
 		ctx: ctx, stop: stop, bgSlot: make(chan struct{}, DefaultMaxBackground),
 	}
-	r.roots = cache.Delegation{Zone: "."}
-	for _, s := range cfg.RootHints {
-		r.roots.Servers = append(r.roots.Servers, cache.Server{Name: s.Name, Addrs: s.Addrs})
-	}
+	r.live.Store(newLive(cfg))
 	r.flights.m = make(map[flightKey]*flight)
 	return r, nil
+}
+
+// live is the configuration in force. A reload replaces it whole, so a
+// resolution reads one consistent version without locks.
+type live struct {
+	cfg   Config
+	roots cache.Delegation // the root hints as a delegation
+}
+
+func newLive(cfg Config) *live {
+	l := &live{cfg: cfg, roots: cache.Delegation{Zone: "."}}
+	for _, s := range cfg.RootHints {
+		l.roots.Servers = append(l.roots.Servers, cache.Server{Name: s.Name, Addrs: s.Addrs})
+	}
+	return l
+}
+
+func (r *Resolver) conf() *Config { return &r.live.Load().cfg }
+
+// Reconfigure applies a reloaded configuration and keeps the caches:
+// everything in Config takes effect for resolutions that start afterwards,
+// except Cache, Infra, Exchanger, Registerer, Logger and Now, which are
+// fixed when the Resolver is built (the cache's size and TTL clamps need a
+// restart, which empties it).
+func (r *Resolver) Reconfigure(cfg Config) {
+	old := r.conf()
+	cfg.Cache, cfg.Infra, cfg.Exchanger = old.Cache, old.Infra, old.Exchanger
+	cfg.Registerer, cfg.Logger, cfg.Now = old.Registerer, old.Logger, old.Now
+	cfg.fill()
+	r.live.Store(newLive(cfg))
 }
 
 func (c *Config) fill() {
@@ -237,17 +264,17 @@ func (r *Resolver) Cache() *cache.Cache { return r.cache }
 // reply to the query (ID, question and RD set, as dns.Msg.SetReply does);
 // FromCache adds the sections, the rcode and RA.
 func (r *Resolver) FromCache(m *dns.Msg, q dns.Question) (Info, bool) {
-	start := r.cfg.Now()
+	start := r.conf().Now()
 	res := r.cache.Answer(m, q, cache.Fresh)
 	switch res.Kind {
 	case cache.Positive, cache.NXDomain, cache.NoData:
 	default:
 		return Info{}, false
 	}
-	if res.Prefetch && !r.cfg.NoPrefetch {
+	if res.Prefetch && !r.conf().NoPrefetch {
 		r.prefetch(q)
 	}
-	r.metrics.answered(FromCache, r.cfg.Now().Sub(start))
+	r.metrics.answered(FromCache, r.conf().Now().Sub(start))
 	return Info{Source: FromCache}, true
 }
 
@@ -261,14 +288,14 @@ func (r *Resolver) Resolve(ctx context.Context, m *dns.Msg, q dns.Question, rd b
 	if info, ok := r.FromCache(m, q); ok {
 		return info
 	}
-	start := r.cfg.Now()
+	start := r.conf().Now()
 	if !rd {
 		r.referral(m, q)
-		r.metrics.answered(FromCache, r.cfg.Now().Sub(start))
+		r.metrics.answered(FromCache, r.conf().Now().Sub(start))
 		return Info{Source: FromCache}
 	}
 	info := r.wait(ctx, m, q)
-	r.metrics.answered(info.Source, r.cfg.Now().Sub(start))
+	r.metrics.answered(info.Source, r.conf().Now().Sub(start))
 	return info
 }
 

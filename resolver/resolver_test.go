@@ -312,3 +312,24 @@ func TestHostileServers(t *testing.T) {
 		t.Errorf("referral loop took %v", el)
 	}
 }
+
+// TestReconfigureKeepsCache: a reload's settings apply to the resolutions
+// that follow, and what was cached stays.
+func TestReconfigureKeepsCache(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	ask(t, r, "www.example.org.", dns.TypeA)
+	cfg := *r.conf()
+	cfg.NoMinimise = true
+	r.Reconfigure(cfg)
+	n := h.count.total()
+	if _, info := ask(t, r, "www.example.org.", dns.TypeA); info.Source != FromCache || h.count.total() != n {
+		t.Fatalf("after Reconfigure: source %v, %d upstream queries", info.Source, h.count.total()-n)
+	}
+	// Without minimisation the net. servers now see the whole name.
+	ask(t, r, "www.other.net.", dns.TypeA)
+	if sent := h.count.sent("127.53.2.1"); len(sent) == 0 || sent[len(sent)-1] != "www.other.net." {
+		t.Errorf("net. servers saw %q after turning minimisation off", sent)
+	}
+}
