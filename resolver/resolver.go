@@ -299,12 +299,15 @@ func (r *Resolver) Resolve(ctx context.Context, m *dns.Msg, q dns.Question, rd b
 	return info
 }
 
-// referral answers a non-recursive miss with the closest cached zone cut.
+// referral answers a non-recursive miss with the closest cached zone cut,
+// or with the root hints when nothing is cached, as BIND does.
 func (r *Resolver) referral(m *dns.Msg, q dns.Question) {
 	m.RecursionAvailable = true
 	if d, ok := r.cache.Closest(q.Name, q.Qclass); ok {
 		m.Ns = append(m.Ns, d.NS...)
 		return
 	}
-	m.Rcode = dns.RcodeServerFailure
+	for _, s := range r.live.Load().roots.Servers {
+		m.Ns = append(m.Ns, &dns.NS{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeNS, Class: dns.ClassINET}, Ns: s.Name})
+	}
 }

@@ -202,8 +202,8 @@ func TestNoRecursion(t *testing.T) {
 	req.SetQuestion("www.example.org.", dns.TypeA)
 	m := new(dns.Msg).SetReply(req)
 	r.Resolve(context.Background(), m, req.Question[0], false)
-	if h.count.total() != 0 || len(m.Answer) != 0 {
-		t.Fatalf("RD=0 on an empty cache: %d queries, answer %v", h.count.total(), m.Answer)
+	if h.count.total() != 0 || len(m.Answer) != 0 || m.Rcode != dns.RcodeSuccess || len(m.Ns) != 1 {
+		t.Fatalf("RD=0 on an empty cache: %d queries, rcode %d, answer %v, authority %v", h.count.total(), m.Rcode, m.Answer, m.Ns)
 	}
 	ask(t, r, "www.example.org.", dns.TypeA)
 	m = new(dns.Msg).SetReply(req)
@@ -331,5 +331,25 @@ func TestReconfigureKeepsCache(t *testing.T) {
 	ask(t, r, "www.other.net.", dns.TypeA)
 	if sent := h.count.sent("127.53.2.1"); len(sent) == 0 || sent[len(sent)-1] != "www.other.net." {
 		t.Errorf("net. servers saw %q after turning minimisation off", sent)
+	}
+}
+
+// TestDNAMEInAnswer: the DNAME comes with the CNAME synthesised from it
+// (RFC 6672 §3.4), whether the answer is fresh from upstream or rebuilt
+// from the cache. Unbound's answer, which the e2e differential compares.
+func TestDNAMEInAnswer(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	want := []string{
+		"dname.example.org. DNAME other.net.",
+		"www.dname.example.org. CNAME www.other.net.",
+		"www.other.net. A 192.0.2.2",
+	}
+	for _, round := range []string{"cold", "cached"} {
+		m, _ := ask(t, r, "www.dname.example.org.", dns.TypeA)
+		if got := answerText(m); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: answer %q, want %q", round, got, want)
+		}
 	}
 }

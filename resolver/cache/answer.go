@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"strings"
+
 	"github.com/miekg/dns"
 )
 
@@ -132,6 +134,11 @@ func (c *Cache) compose(m *dns.Msg, q dns.Question, mode Mode, k0 uint64, now in
 				if hops == c.cfg.MaxChain {
 					return Result{Kind: Miss} // a loop or a chain too long: the iterator decides
 				}
+				if d, dst := c.dnameFor(mode, name, target, q.Qclass, now); d != nil {
+					// RFC 6672 §3.4: the DNAME goes with the CNAME
+					// synthesised from it, and before it.
+					m.Answer = c.appendEntry(m.Answer, d, dst, now, "", mode, &res)
+				}
 				m.Answer = c.appendEntry(m.Answer, cn, cst, now, owner, mode, &res)
 				name, owner = target, ""
 				continue
@@ -153,6 +160,31 @@ func (c *Cache) compose(m *dns.Msg, q dns.Question, mode Mode, k0 uint64, now in
 		res.Kind, res.Next = Partial, name
 		return res
 	}
+}
+
+// dnameFor finds the cached DNAME at an ancestor of name from which the
+// CNAME name → target was synthesised, so the answer can carry it. Only a
+// DNAME whose substitution gives exactly target counts (RFC 6672 §2.2).
+func (c *Cache) dnameFor(mode Mode, name, target string, class uint16, now int64) (*entry, state) {
+	for p, ok := parent(name); ok; p, ok = parent(p) {
+		e, st := c.usable(mode, c.key(p, dns.TypeDNAME, class), p, dns.TypeDNAME, class, now)
+		if e == nil || e.kind != positive {
+			continue
+		}
+		d, isD := e.rrs[0].(*dns.DNAME)
+		if !isD {
+			return nil, dead
+		}
+		prefix := name[:len(name)-len(p)]
+		if p == "." {
+			prefix = name
+		}
+		if strings.EqualFold(prefix+dns.Fqdn(d.Target), target) || d.Target == "." && strings.EqualFold(prefix, target) {
+			return e, st
+		}
+		return nil, dead
+	}
+	return nil, dead
 }
 
 // cnameTarget returns the target of a positive CNAME entry.
