@@ -66,13 +66,19 @@ func (e edns) udpLimit(ours uint16) int {
 	return int(min(e.size, ours))
 }
 
-// setOPT fills opt as the response's OPT record: the server's payload size,
-// version 0 and the DO bit echoed (RFC 3225 §3). The extended rcode bits are
-// filled in by dns.Msg.Pack from the message's Rcode.
-func setOPT(opt *dns.OPT, ours uint16, do bool) {
+// setOPT fills x.opt as the response's OPT record: the server's payload
+// size, version 0, the DO bit echoed (RFC 3225 §3) and the extended error,
+// if any (RFC 8914 §3: only to a client that sent EDNS). The extended rcode
+// bits are filled in by dns.Msg.Pack from the message's Rcode.
+func (x *exchange) setOPT(ours uint16) {
+	opt := &x.opt
 	opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ours}
-	if do {
+	if x.edns.do {
 		opt.Hdr.Ttl = doBit
 	}
 	opt.Option = nil
+	if x.ede != nil {
+		x.options[0] = x.ede
+		opt.Option = x.options[:1]
+	}
 }

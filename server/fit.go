@@ -23,7 +23,7 @@ func (h *Handler) fit(x *exchange) ([]byte, bool) {
 	}
 	if x.edns.state == ednsOK || x.edns.state == ednsBadVer {
 		// RFC 6891 §7: a request with OPT gets a response with OPT.
-		setOPT(&x.opt, h.udpSize, x.edns.do)
+		x.setOPT(h.udpSize)
 		x.withOPT = true
 	}
 	x.setExtra(x.additional)

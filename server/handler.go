@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,13 +30,40 @@ type Handler struct {
 	metrics *metrics
 	log     *slog.Logger
 	pool    sync.Pool // of *exchange
+
+	// Resolver mode (Options.Resolver); rec is nil on an authority.
+	rec            Recursor
+	allow          atomic.Pointer[[]netip.Prefix]
+	slots          chan struct{} // resolutions in flight; nil: no limit
+	resolveTimeout time.Duration
+	prohibited     dns.EDNS0_EDE // for clients outside allow
+	// ctx is the lifetime of resolutions: cancelled when a shutdown runs
+	// out of time, so that none outlives the server.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func newHandler(opts Options, m *metrics) *Handler {
-	h := &Handler{udpSize: opts.UDPSize, authNS: opts.AuthorityNS, metrics: m, log: opts.Logger}
+	h := &Handler{udpSize: opts.UDPSize, authNS: opts.AuthorityNS, metrics: m, log: opts.Logger,
+		rec: opts.Resolver, resolveTimeout: opts.ResolveTimeout,
+		prohibited: dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
+	h.setAllow(opts.Allow)
+	if opts.MaxRecursive > 0 {
+		h.slots = make(chan struct{}, opts.MaxRecursive)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
+
+// action is what becomes of a query once respond has looked at it.
+type action uint8
+
+const (
+	actWrite   action = iota // the response in the exchange is ready
+	actDrop                  // no response: the query was a response
+	actResolve               // resolver mode: a cache miss to resolve
+)
 
 // exchange is the reusable state of one query: the zone lookup's result, the
 // response being built and its wire buffer.
@@ -51,7 +80,12 @@ type exchange struct {
 	withOPT    bool
 	tcp        bool
 	qtype      int    // the question's type for metrics, or -1 without one
-	zone       string // metrics label: the answering zone's origin, or noZone
+	zone       string // metrics label: the answering zone's origin, noZone or recursiveZone
+
+	// Resolver mode.
+	client  netip.Addr     // the client's address
+	ede     *dns.EDNS0_EDE // an extended error for the OPT record, or nil
+	options [1]dns.EDNS0   // the OPT record's options, EDE only
 }
 
 // reset prepares x for a new query.
@@ -62,6 +96,7 @@ func (x *exchange) reset(tcp bool) {
 	x.tcp = tcp
 	x.qtype = -1
 	x.zone = noZone
+	x.ede = nil
 }
 
 // release drops every reference into the request and the zones, so that a
@@ -72,6 +107,7 @@ func (x *exchange) release() {
 	x.extra, x.additional = x.extra[:0], nil
 	x.msg = dns.Msg{}
 	x.q[0] = dns.Question{}
+	x.ede, x.options[0], x.opt.Option = nil, nil, nil
 }
 
 // ServeDNS answers r on w. It writes at most one message: a response to a
@@ -79,17 +115,27 @@ func (x *exchange) release() {
 func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	start := time.Now()
 	x := h.pool.Get().(*exchange)
-	defer func() {
-		x.release()
-		h.pool.Put(x)
-	}()
 	_, tcp := w.LocalAddr().(*net.TCPAddr)
 	x.reset(tcp)
-
-	if !h.respond(x, r) {
-		h.metrics.drop(dropResponse)
-		return
+	if h.rec != nil {
+		x.client = clientAddr(w)
 	}
+	switch h.respond(x, r) {
+	case actDrop:
+		h.metrics.drop(dropResponse)
+	case actWrite:
+		h.write(w, x, start)
+	case actResolve:
+		if h.resolveMiss(w, x, start) {
+			return // a goroutine answers, and puts x back
+		}
+	}
+	h.put(x)
+}
+
+// write fits the response in x to the client's limit, writes it and counts
+// it.
+func (h *Handler) write(w dns.ResponseWriter, x *exchange, start time.Time) {
 	out, truncated := h.fit(x)
 	if _, err := w.Write(out); err != nil {
 		h.log.Debug("write response", "remote", w.RemoteAddr(), "err", err)
@@ -98,9 +144,15 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	h.metrics.observe(x, len(out), truncated, time.Since(start))
 }
 
+// put returns x to the pool, holding nothing of this query.
+func (h *Handler) put(x *exchange) {
+	x.release()
+	h.pool.Put(x)
+}
+
 // respond builds the response to r in x.msg, except the additional section,
-// which fit assembles. It returns false when r must not be answered.
-func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
+// which fit assembles, and says what to do with it.
+func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 	m := &x.msg
 	m.Id = r.Id
 	m.Response = true
@@ -108,23 +160,23 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
 	m.RecursionDesired = r.RecursionDesired // RFC 1035 §4.1.1
 	switch {
 	case r.Response:
-		return false // RFC 1035 §4.1.1: QR=1 is not a query
+		return actDrop // RFC 1035 §4.1.1: QR=1 is not a query
 	case r.Opcode != dns.OpcodeQuery:
 		// NOTIFY, UPDATE and the rest are not implemented. Like NSD, the
 		// error carries no question: its format depends on the opcode.
 		m.Rcode = dns.RcodeNotImplemented
-		return true
+		return actWrite
 	case len(r.Question) != 1 || len(r.Answer) != 0 ||
 		(len(r.Ns) != 0 && r.Question[0].Qtype != dns.TypeIXFR):
 		// A query has one question and, but for IXFR (RFC 1995 §3), no
 		// answer or authority records. No question in the error, as NSD.
 		m.Rcode = dns.RcodeFormatError
-		return true
+		return actWrite
 	}
 	x.edns = parseEDNS(r)
 	if x.edns.state == ednsBad {
 		m.Rcode = dns.RcodeFormatError // RFC 6891 §6.1.1, answered without OPT
-		return true
+		return actWrite
 	}
 	// The question is echoed as sent: the client matches it byte for byte,
 	// case included (RFC 5452 §4.1 and the 0x20 trick).
@@ -135,13 +187,15 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
 	switch {
 	case x.edns.state == ednsBadVer:
 		m.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3, with an OPT of version 0
-		return true
+		return actWrite
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		m.Rcode = dns.RcodeRefused // we serve class IN only
-		return true
+		return actWrite
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
 		m.Rcode = dns.RcodeRefused // zone transfers come in a later issue
-		return true
+		return actWrite
+	case h.rec != nil:
+		return h.recursive(x, r)
 	}
 	h.zones.Load().Lookup(q.Name, q.Qtype, x.edns.do, &x.res)
 	if x.res.Zone != nil {
@@ -155,7 +209,7 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
 	}
 	switch x.res.Kind {
 	case zone.NotAuth, zone.ServFail:
-		return true // no records with REFUSED or SERVFAIL
+		return actWrite // no records with REFUSED or SERVFAIL
 	}
 	if h.authNS && x.res.Kind == zone.Success {
 		addApexNS(&x.res, q.Qtype)
@@ -164,7 +218,7 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) bool {
 	if q.Qtype == dns.TypeANY && !x.tcp && x.res.Kind == zone.Success {
 		minimalANY(x)
 	}
-	return true
+	return actWrite
 }
 
 // addApexNS puts the answering zone's NS RRset in the authority section of a

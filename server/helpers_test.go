@@ -146,6 +146,7 @@ func roundTrip(t testing.TB, network, addr string, m *dns.Msg) (*dns.Msg, int) {
 // handler writes.
 type fakeWriter struct {
 	tcp    bool
+	remote net.Addr // the client; default clientUDP or clientTCP
 	writes [][]byte
 }
 
@@ -164,6 +165,9 @@ func (w *fakeWriter) LocalAddr() net.Addr {
 }
 
 func (w *fakeWriter) RemoteAddr() net.Addr {
+	if w.remote != nil {
+		return w.remote
+	}
 	if w.tcp {
 		return clientTCP
 	}
@@ -198,6 +202,13 @@ func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 // response written, its size, or nil when nothing was written.
 func serve(t testing.TB, h *Handler, m *dns.Msg, tcp bool) (*dns.Msg, int) {
 	t.Helper()
+	return serveTo(t, h, m, &fakeWriter{tcp: tcp})
+}
+
+// serveTo is serve with the writer given, for a client address of the
+// test's choosing.
+func serveTo(t testing.TB, h *Handler, m *dns.Msg, w *fakeWriter) (*dns.Msg, int) {
+	t.Helper()
 	// Go through the wire, as the server does: the handler sees what miekg
 	// unpacks, not the Msg the test built.
 	b, err := m.Pack()
@@ -208,7 +219,6 @@ func serve(t testing.TB, h *Handler, m *dns.Msg, tcp bool) (*dns.Msg, int) {
 	if err := req.Unpack(b); err != nil {
 		t.Fatal(err)
 	}
-	w := &fakeWriter{tcp: tcp}
 	h.ServeDNS(w, req)
 	switch len(w.writes) {
 	case 0:

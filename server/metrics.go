@@ -15,11 +15,12 @@ import (
 
 // Label values used when there is nothing better.
 const (
-	noZone  = "none"  // no zone answered (REFUSED, FORMERR, ...); origins end in a dot, so no clash
-	noType  = "none"  // the query had no question
-	other   = "other" // a qtype or rcode outside the bounded sets below
-	udpName = "udp"
-	tcpName = "tcp"
+	noZone        = "none"      // no zone answered (REFUSED, FORMERR, ...); origins end in a dot, so no clash
+	recursiveZone = "recursive" // what a resolver (Options.Resolver) answered
+	noType        = "none"      // the query had no question
+	other         = "other"     // a qtype or rcode outside the bounded sets below
+	udpName       = "udp"
+	tcpName       = "tcp"
 )
 
 // Reasons for dropping a query without an answer.
@@ -90,11 +91,16 @@ type metrics struct {
 	failed      *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
 
+	// Resolver mode; registered only then.
+	aclRefused prometheus.Counter
+	recursions prometheus.Gauge
+	overflows  [2]prometheus.Counter // by transport
+
 	mu    sync.Mutex                               // serialises setZones
 	zones atomic.Pointer[map[string]*zoneCounters] // by origin, noZone included
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, recursive bool) (*metrics, error) {
 	m := &metrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_server_queries_total",
@@ -156,9 +162,45 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for i, r := range dropNames {
 		m.dropped[i] = dropped.WithLabelValues(r)
 	}
-	m.zones.Store(&map[string]*zoneCounters{noZone: {zone: noZone}})
+	if err := m.newRecursive(reg, recursive); err != nil {
+		return nil, err
+	}
+	m.zones.Store(&map[string]*zoneCounters{noZone: {zone: noZone}, recursiveZone: {zone: recursiveZone}})
 	return m, nil
 }
+
+// newRecursive makes the resolver mode's collectors, and registers them
+// when the server is a resolver, so that an authority does not export
+// series that can only stay at zero.
+func (m *metrics) newRecursive(reg prometheus.Registerer, recursive bool) error {
+	m.aclRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "meridian_server_acl_refused_queries_total",
+		Help: "Recursive queries REFUSED because the client is not in the allow list.",
+	})
+	m.recursions = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "meridian_server_recursions_in_flight",
+		Help: "Client queries waiting for a resolution now (cache misses), bounded by max-recursive.",
+	})
+	overflows := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meridian_server_recursions_rejected_total",
+		Help: "Cache misses not resolved because max-recursive resolutions were in flight: dropped over UDP, SERVFAIL over TCP.",
+	}, []string{"transport"})
+	for i, t := range [2]string{udpName, tcpName} {
+		m.overflows[i] = overflows.WithLabelValues(t)
+	}
+	if !recursive {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{m.aclRefused, m.recursions, overflows} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overflow counts a cache miss turned away for want of a slot.
+func (m *metrics) overflow(tcp bool) { m.overflows[transport(tcp)].Inc() }
 
 func transport(tcp bool) int {
 	if tcp {
@@ -236,7 +278,7 @@ func (m *metrics) setZones(set *zone.Set) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := *m.zones.Load()
-	next := map[string]*zoneCounters{noZone: old[noZone]}
+	next := map[string]*zoneCounters{noZone: old[noZone], recursiveZone: old[recursiveZone]}
 	for _, z := range set.Zones() {
 		o := z.Origin()
 		m.serial.WithLabelValues(o).Set(float64(z.Serial()))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,13 @@ const (
 	// DefaultTCPMaxQueries bounds the queries answered on one TCP connection
 	// before it is closed; the client opens a new one (RFC 7766 §6.2.1).
 	DefaultTCPMaxQueries = 1000
+	// DefaultMaxRecursive bounds the client resolutions in flight at once,
+	// as Unbound's num-queries-per-thread (1024 with libevent) does.
+	DefaultMaxRecursive = 1024
+	// DefaultResolveTimeout bounds one client's wait for a resolution; the
+	// resolver's own deadline (10s, as BIND's resolver-query-timeout)
+	// normally ends it first.
+	DefaultResolveTimeout = 10 * time.Second
 )
 
 // minUDPSize is the smallest UDP payload every DNS client accepts
@@ -66,6 +74,32 @@ type Options struct {
 	// amplification, and resolvers do not need them to use the answer.
 	AuthorityNS bool
 
+	// Resolver, when set, makes the server a recursive resolver: every query
+	// that passes the request checks and comes from a client in Allow is
+	// answered by it (RA set, AA clear), from its cache inline and otherwise
+	// off the reading goroutine; the zone set is not consulted. Default nil:
+	// an authoritative server.
+	Resolver Recursor
+
+	// Allow lists the client networks a resolver answers; everyone else
+	// gets REFUSED with extended error 18 (Prohibited, RFC 8914), because an
+	// open resolver is an amplifier and a cache anyone can probe (RFC 5358
+	// §4). IPv4-mapped IPv6 clients match IPv4 prefixes. Default
+	// DefaultAllow(): loopback, RFC 1918 and ULA (fc00::/7). SetAllow
+	// replaces it while serving. Unused without Resolver.
+	Allow []netip.Prefix
+
+	// MaxRecursive bounds the client resolutions in flight at once, UDP and
+	// TCP together; cache hits do not count. Over the limit a UDP query is
+	// dropped (the client retries, perhaps at another resolver, as it would
+	// with Unbound) and a TCP query gets SERVFAIL. Default 1024; negative
+	// means no limit.
+	MaxRecursive int
+
+	// ResolveTimeout bounds the wait for one resolution; Resolve's context
+	// ends then, and at a shutdown whose time is up. Default 10s.
+	ResolveTimeout time.Duration
+
 	// Logger receives start-up, shut-down and error messages; nothing is
 	// logged per query. Default: discard.
 	Logger *slog.Logger
@@ -89,6 +123,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TCPMaxQueries == 0 {
 		o.TCPMaxQueries = DefaultTCPMaxQueries
+	}
+	if o.MaxRecursive == 0 {
+		o.MaxRecursive = DefaultMaxRecursive
+	}
+	if o.ResolveTimeout <= 0 {
+		o.ResolveTimeout = DefaultResolveTimeout
+	}
+	if o.Allow == nil {
+		o.Allow = DefaultAllow() // the handler keeps a copy of its own
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

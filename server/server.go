@@ -1,14 +1,19 @@
-// Package server answers DNS queries over UDP and TCP from a set of zones:
-// it owns the listeners, checks each request (opcode, class, question count,
-// EDNS), asks the zone set, maps the result to a response code and flags,
-// fits the response to the client's size, writes it once, and counts it.
+// Package server answers DNS queries over UDP and TCP from a set of zones,
+// or, given a Recursor (Options.Resolver), as a recursive resolver: it owns
+// the listeners, checks each request (opcode, class, question count, EDNS),
+// asks the zone set or the resolver, maps the result to a response code and
+// flags, fits the response to the client's size, writes it once, and
+// counts it.
 //
 // The zone set is swapped whole (SetZones) behind an atomic pointer, so a
-// query never waits for a reload and always sees one consistent version.
+// query never waits for a reload and always sees one consistent version;
+// so is a resolver's allow list (SetAllow).
 //
 // UDP is served by reader goroutines of our own that answer inline (see
 // udpServer); TCP by miekg's dns.Server with a connection limit around its
-// listener. Both end in Handler, which needs no socket.
+// listener. Both end in Handler, which needs no socket. A resolver answers
+// cache hits inline too, and hands each miss to a goroutine of its own,
+// bounded by Options.MaxRecursive.
 //
 // Metrics, registered on the injected Registerer:
 //
@@ -19,6 +24,9 @@
 //	meridian_server_dropped_queries_total{reason}              counter
 //	meridian_server_tcp_connections                            gauge
 //	meridian_server_tcp_rejected_connections_total             counter
+//	meridian_server_acl_refused_queries_total                  counter (resolver)
+//	meridian_server_recursions_in_flight                       gauge (resolver)
+//	meridian_server_recursions_rejected_total{transport}       counter (resolver)
 //	meridian_zone_serial{zone}                                 gauge
 //	meridian_zone_records{zone}                                gauge
 //	meridian_zone_failed{zone}                                 gauge
@@ -32,6 +40,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -62,13 +71,14 @@ type Server struct {
 	udp       []*udpServer
 	listeners []*limitListener
 	addrs     []net.Addr
-	serving   sync.WaitGroup // the dns.Server goroutines
+	running   sync.WaitGroup // the dns.Server goroutines
+	serving   atomic.Bool    // between a successful Start and Shutdown, for Health
 }
 
 // New checks the options and registers the metrics. It opens no socket.
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, opts.Resolver != nil)
 	if err != nil {
 		return nil, fmt.Errorf("server: register metrics: %w", err)
 	}
@@ -108,8 +118,15 @@ func (s *Server) ObserveReload(origin string, ok bool) { s.metrics.reload(origin
 
 // Health returns nil when zones are set and every one of them loaded, else
 // an error naming what is missing. A zone whose reload failed but which
-// still serves its previous version counts as loaded.
+// still serves its previous version counts as loaded. A resolver is healthy
+// while it serves: after Start, before Shutdown.
 func (s *Server) Health() error {
+	if s.opts.Resolver != nil {
+		if !s.serving.Load() {
+			return errors.New("not serving (starting or shutting down)")
+		}
+		return nil
+	}
 	set := s.Zones()
 	if set == nil {
 		return errors.New("no zones loaded yet")
@@ -169,6 +186,7 @@ func (s *Server) Start(ctx context.Context) error {
 	for _, a := range s.addrs {
 		s.opts.Logger.Debug("listening", "addr", a.String(), "net", a.Network())
 	}
+	s.serving.Store(true)
 	return nil
 }
 
@@ -192,9 +210,9 @@ func (s *Server) tcpServer(ln net.Listener, ready chan<- struct{}) *dns.Server {
 // serve runs srv until Shutdown; an error before it is ready goes to failed.
 func (s *Server) serve(srv *dns.Server, failed chan<- error) {
 	s.servers = append(s.servers, srv)
-	s.serving.Add(1)
+	s.running.Add(1)
 	go func() {
-		defer s.serving.Done()
+		defer s.running.Done()
 		if err := srv.ActivateAndServe(); err != nil {
 			select {
 			case failed <- err:
@@ -217,7 +235,7 @@ func (s *Server) abort() {
 	for _, ll := range s.listeners {
 		ll.closeAll()
 	}
-	s.serving.Wait()
+	s.running.Wait()
 	s.servers, s.udp, s.listeners, s.addrs = nil, nil, nil, nil
 	s.stopped = true
 }
@@ -232,16 +250,21 @@ func (s *Server) Addrs() []net.Addr {
 }
 
 // Shutdown stops accepting queries and waits for those in flight to be
-// answered, or for ctx to end, when it closes the remaining connections and
-// returns ctx's error. Calling it again, or before Start, does nothing.
+// answered, resolutions included, or for ctx to end, when it cancels the
+// resolutions, closes the remaining connections and returns ctx's error.
+// Calling it again, or before Start, does nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.handler.cancel() // nothing resolves after a shutdown
 	if !s.started || s.stopped {
 		s.stopped = true
 		return nil
 	}
 	s.stopped = true
+	s.serving.Store(false)
+	stop := context.AfterFunc(ctx, s.handler.cancel)
+	defer stop()
 	errs := make([]error, len(s.servers)+len(s.udp))
 	var wg sync.WaitGroup
 	for i, srv := range s.servers {
@@ -256,7 +279,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ll.closeAll()
 		}
 	}
-	s.serving.Wait()
+	s.running.Wait()
 	s.servers, s.udp, s.listeners, s.addrs = nil, nil, nil, nil
 	s.opts.Logger.Info("DNS server stopped")
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -21,14 +22,18 @@ import (
 // throughput, so UDP, the bulk of an authority's traffic, is served here.
 // TCP stays with miekg's server (pipelining, idle timeouts, query limits).
 //
-// Answering inline suits an authority, whose answers come from memory; a
-// recursive path that waits on the network will hand off to goroutines.
+// Answering inline suits an authority, whose answers come from memory, and a
+// resolver's cache hits. A resolver's cache miss, which waits on the
+// network, is handed to a goroutine (Handler.resolveMiss) that writes its
+// answer on the same socket: a UDP socket's writes are safe from several
+// goroutines, each datagram whole.
 type udpServer struct {
 	conn    *net.UDPConn
 	h       *Handler
 	pktinfo bool // bound to a wildcard address: reply from the address asked
 	closing atomic.Bool
 	readers sync.WaitGroup
+	pending sync.WaitGroup // resolutions answered off the readers
 }
 
 func newUDPServer(conn *net.UDPConn, h *Handler) *udpServer {
@@ -50,7 +55,7 @@ func (u *udpServer) start() {
 func (u *udpServer) read() {
 	buf := make([]byte, udpReadSize)
 	oob := make([]byte, oobSize)
-	w := &udpWriter{conn: u.conn, oob: make([]byte, oobSize)}
+	w := &udpWriter{conn: u.conn, oob: make([]byte, oobSize), pending: &u.pending}
 	for {
 		n, oobn, _, addr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -68,14 +73,17 @@ func (u *udpServer) read() {
 	}
 }
 
-// shutdown stops reading and waits for the queries being answered, or for
-// ctx to end; then it closes the socket.
+// shutdown stops reading and waits for the queries being answered, those
+// handed off to goroutines included, or for ctx to end; then it closes the
+// socket. The caller ends the resolutions when ctx ends (Server.Shutdown).
 func (u *udpServer) shutdown(ctx context.Context) error {
 	u.closing.Store(true)
 	u.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
 	done := make(chan struct{})
 	go func() {
 		u.readers.Wait()
+		// Only readers start pending work: none starts after this point.
+		u.pending.Wait()
 		close(done)
 	}()
 	var err error
@@ -92,10 +100,18 @@ func (u *udpServer) shutdown(ctx context.Context) error {
 // udpWriter is the dns.ResponseWriter of a UDP reader, reused for every
 // query it reads.
 type udpWriter struct {
-	conn  *net.UDPConn
-	addr  netip.AddrPort
-	oob   []byte // buffer for reply
-	reply []byte // control message setting the reply's source, or nil
+	conn    *net.UDPConn
+	addr    netip.AddrPort
+	oob     []byte          // buffer for reply
+	reply   []byte          // control message setting the reply's source, or nil
+	pending *sync.WaitGroup // the reader's server's hand-offs; nil once detached
+}
+
+// detach returns a writer to the current query's client that stays valid
+// after the reader has moved on to the next datagram, which reuses w and
+// its buffers.
+func (w *udpWriter) detach() *udpWriter {
+	return &udpWriter{conn: w.conn, addr: w.addr, reply: bytes.Clone(w.reply)}
 }
 
 func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
