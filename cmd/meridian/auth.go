@@ -51,6 +51,14 @@ func cmdAuth(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	return runDaemon("auth", &fl, stderr, runAuth)
+}
+
+// runDaemon builds the config from fl, sets up logging and signals, and runs
+// the daemon until SIGTERM or SIGINT; SIGHUP reloads. It returns the exit
+// status.
+func runDaemon(name string, fl *config.Flags, stderr io.Writer,
+	run func(context.Context, *config.Config, daemonEnv) error) int {
 	cfg, err := fl.Build()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -67,9 +75,9 @@ func cmdAuth(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	err = runAuth(ctx, cfg, authEnv{Log: log, Level: level, Reload: hup, Reconfigure: fl.Build})
+	err = run(ctx, cfg, daemonEnv{Log: log, Level: level, Reload: hup, Reconfigure: fl.Build})
 	if err != nil {
-		log.Error("meridian auth stopped", "err", err)
+		log.Error("meridian "+name+" stopped", "err", err)
 		return 1
 	}
 	return 0

@@ -33,6 +33,12 @@ type daemon struct {
 // the test ends.
 func startDaemon(t *testing.T, f *config.Flags) *daemon {
 	t.Helper()
+	return startDaemonWith(t, f, runAuth)
+}
+
+// startDaemonWith is startDaemon for any daemon's run function.
+func startDaemonWith(t *testing.T, f *config.Flags, run func(context.Context, *config.Config, daemonEnv) error) *daemon {
+	t.Helper()
 	cfg, err := f.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func startDaemon(t *testing.T, f *config.Flags) *daemon {
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelDebug)
 	ready := make(chan struct{})
-	env := authEnv{
+	env := daemonEnv{
 		Log:         slog.New(slog.NewJSONHandler(d.log, &slog.HandlerOptions{Level: level})),
 		Level:       level,
 		Reload:      d.reload,
@@ -57,14 +63,14 @@ func startDaemon(t *testing.T, f *config.Flags) *daemon {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAuth(ctx, cfg, env) }()
+	go func() { done <- run(ctx, cfg, env) }()
 	d.stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
 			return err
 		case <-time.After(waitTimeout):
-			t.Errorf("runAuth did not return within %s of cancel", waitTimeout)
+			t.Errorf("the daemon did not return within %s of cancel", waitTimeout)
 			return nil
 		}
 	})
@@ -76,9 +82,9 @@ func startDaemon(t *testing.T, f *config.Flags) *daemon {
 	select {
 	case <-ready:
 	case err := <-done:
-		t.Fatalf("runAuth: %v\n%s", err, d.log)
+		t.Fatalf("daemon: %v\n%s", err, d.log)
 	case <-time.After(waitTimeout):
-		t.Fatal("runAuth not ready")
+		t.Fatal("daemon not ready")
 	}
 	return d
 }
@@ -262,10 +268,6 @@ func TestAuthReload(t *testing.T) {
 // query must be documented there.
 func TestREADMEListsEveryMetric(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	metrics := "127.0.0.1:0"
 	d := startDaemon(t, &config.Flags{
 		ConfigFile: "../../testdata/meridian.yaml",
@@ -274,6 +276,17 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 	})
 	query(t, "udp", d.dns, "www.example.com", dns.TypeA)
 	_, body := d.get(t, "/metrics")
+	checkREADMEMetrics(t, body)
+}
+
+// checkREADMEMetrics checks that every meridian_ metric in body, a /metrics
+// page, is listed in README.md.
+func checkREADMEMetrics(t *testing.T, body string) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := 0
 	for line := range strings.SplitSeq(body, "\n") {
 		name, ok := strings.CutPrefix(line, "# HELP meridian_")
@@ -305,7 +318,7 @@ func TestAuthListenInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = runAuth(context.Background(), cfg, authEnv{})
+	err = runAuth(context.Background(), cfg, daemonEnv{})
 	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
 		t.Errorf("runAuth on a taken address: %v", err)
 	}

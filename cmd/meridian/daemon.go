@@ -23,16 +23,16 @@ import (
 // finish after SIGTERM before the listeners are closed under them.
 const shutdownGrace = 5 * time.Second
 
-// authEnv is what runAuth takes from its surroundings. cmdAuth fills it from
-// the process (signals, stderr); tests fill it directly and drive the daemon
-// without signals.
-type authEnv struct {
+// daemonEnv is what a daemon (runAuth, runResolver) takes from its
+// surroundings. The command fills it from the process (signals, stderr);
+// tests fill it directly and drive the daemon without signals.
+type daemonEnv struct {
 	Log *slog.Logger
 	// Level is the logger's level; a reload sets it from log.level. May be
 	// nil.
 	Level *slog.LevelVar
-	// Reload: every value received reloads the config and the zones. May be
-	// nil (never reload).
+	// Reload: every value received reloads the config (and auth's zones).
+	// May be nil (never reload).
 	Reload <-chan os.Signal
 	// Reconfigure re-reads the config for a reload (the file, then the
 	// flags). nil reuses the running config: zone files are still re-read.
@@ -50,18 +50,18 @@ type authEnv struct {
 // touches it: reloads run there, between signals, so no lock is needed; the
 // server reads the zone set through its own atomic pointer.
 type authDaemon struct {
-	env  authEnv
+	env  daemonEnv
 	log  *slog.Logger
 	cfg  *config.Config
 	set  *zone.Set
 	srv  *server.Server
-	http *http.Server
+	http *httpServer
 }
 
 // runAuth serves cfg until ctx is done, then shuts down gracefully. It
 // returns an error only when it cannot start (a listener cannot bind); zone
 // failures are logged and served as SERVFAIL instead.
-func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
+func runAuth(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 	if env.Log == nil {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
@@ -70,11 +70,11 @@ func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
 	if len(cfg.Zones) == 0 {
 		d.log.Warn("no zones configured; every query will be REFUSED")
 	}
+	if cfg.InFile("resolver") {
+		d.log.Info("the config's resolver section is for meridian resolver; auth ignores it")
+	}
 
-	// A private registry (never the global default): the server's metrics
-	// plus the Go runtime and process collectors an operator expects.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	srv, err := server.New(serverOptions(cfg, d.log, reg))
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
@@ -83,14 +83,13 @@ func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
 	// Metrics first, so that /healthz answers 503 while a large zone loads;
 	// DNS only after the zones, so that no query is REFUSED for a zone that
 	// is merely still loading.
-	metricsAddr, httpDone, err := d.startMetrics(cfg.Metrics)
-	if err != nil {
-		return err
+	if d.http, err = startHTTP(cfg.Metrics, srv.HTTPHandler(), d.log); err != nil {
+		return fmt.Errorf("auth: %w", err)
 	}
 	d.set = d.loadZones(cfg, nil)
 	srv.SetZones(d.set)
 	if err := srv.Start(ctx); err != nil {
-		d.shutdown(httpDone)
+		d.shutdown()
 		return fmt.Errorf("auth: %w", err)
 	}
 	addrs := srv.Addrs()
@@ -99,14 +98,14 @@ func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
 	}
 	releaseMemory()
 	if env.Ready != nil {
-		env.Ready(addrs, metricsAddr)
+		env.Ready(addrs, d.http.Addr())
 	}
 
 	for {
 		select {
 		case <-ctx.Done():
 			d.log.Info("meridian auth stopping", "cause", context.Cause(ctx))
-			d.shutdown(httpDone)
+			d.shutdown()
 			d.log.Info("meridian auth stopped")
 			return nil
 		case <-env.Reload:
@@ -118,15 +117,8 @@ func runAuth(ctx context.Context, cfg *config.Config, env authEnv) error {
 	}
 }
 
-// serverOptions maps the config to the server's options. The config says 0
-// for "no limit" because that reads naturally in a file; the server says -1.
+// serverOptions maps the config's common settings to the server's options.
 func serverOptions(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) server.Options {
-	noLimit := func(n int) int {
-		if n == 0 {
-			return -1
-		}
-		return n
-	}
 	return server.Options{
 		Listen:         slices.Clone(cfg.Listen),
 		UDPSize:        uint16(cfg.UDPSize), // validated: 512 to 65535
@@ -139,46 +131,78 @@ func serverOptions(cfg *config.Config, log *slog.Logger, reg prometheus.Register
 	}
 }
 
-// startMetrics serves /metrics and /healthz on addr, unless addr is empty.
-// It binds before returning so that a taken port fails the start-up rather
-// than a goroutine later. done is closed when the HTTP server has stopped.
-func (d *authDaemon) startMetrics(addr string) (net.Addr, <-chan struct{}, error) {
+// newRegistry returns a private registry (never the global default) with
+// the Go runtime and process collectors an operator expects; the daemon's
+// packages add theirs.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// httpServer serves a daemon's /metrics and /healthz.
+type httpServer struct {
+	srv  *http.Server
+	addr net.Addr
+	done chan struct{} // closed when Serve has returned
+}
+
+// startHTTP serves h on addr, unless addr is empty (then it returns nil,
+// which Addr and shutdown accept). It binds before returning so that a
+// taken port fails the start-up rather than a goroutine later.
+func startHTTP(addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
 	if addr == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: metrics: %w", err)
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	d.http = &http.Server{
-		Handler:           d.srv.HTTPHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	s := &httpServer{
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		addr: ln.Addr(),
+		done: make(chan struct{}),
 	}
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		if err := d.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("metrics server failed", "err", err)
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server failed", "err", err)
 		}
 	}()
-	d.log.Info("serving metrics", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
-	return ln.Addr(), done, nil
+	log.Info("serving metrics", "addr", ln.Addr().String(), "paths", "/metrics /healthz")
+	return s, nil
+}
+
+// Addr is the bound address, or nil when metrics are off.
+func (s *httpServer) Addr() net.Addr {
+	if s == nil {
+		return nil
+	}
+	return s.addr
+}
+
+// shutdown stops the server within ctx and waits for its goroutine.
+func (s *httpServer) shutdown(ctx context.Context, log *slog.Logger) {
+	if s == nil {
+		return
+	}
+	if err := s.srv.Shutdown(ctx); err != nil {
+		log.Warn("metrics server shutdown", "err", err)
+	}
+	<-s.done
 }
 
 // shutdown stops the DNS server (letting queries in flight finish) and the
-// metrics server, each within shutdownGrace, and waits for the HTTP
-// goroutine to end.
-func (d *authDaemon) shutdown(httpDone <-chan struct{}) {
+// metrics server, each within shutdownGrace.
+func (d *authDaemon) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("DNS server shutdown", "err", err)
 	}
-	if d.http != nil {
-		if err := d.http.Shutdown(ctx); err != nil {
-			d.log.Warn("metrics server shutdown", "err", err)
-		}
-		<-httpDone
-	}
+	d.http.shutdown(ctx, d.log)
 }

@@ -1,9 +1,10 @@
 // Command meridian is the Meridian DNS server: one binary whose subcommands
-// are the daemons (auth, later resolver and testbed) and the tools
-// (checkzone, version).
+// are the daemons (auth, resolver, later testbed) and the tools (checkzone,
+// version).
 //
 // This package only reads flags and the config file, handles signals and
-// wires the zone and server packages together; the DNS work happens there.
+// wires the zone, resolver and server packages together; the DNS work
+// happens there.
 // Its command lines are a contract that operators, tests and the testbed
 // script against: add to them, do not change them.
 package main
@@ -37,10 +38,11 @@ type command struct {
 }
 
 // commands lists the subcommands in the order the usage text shows them.
-// Later daemons (resolver, testbed) are added here.
+// Later daemons (testbed) are added here.
 func commands() []command {
 	return []command{
 		{"auth", "serve zones authoritatively over UDP and TCP", cmdAuth},
+		{"resolver", "resolve names recursively for the clients allowed, with a cache", cmdResolver},
 		{"checkzone", "check a zone file as the server would load it", cmdCheckzone},
 		{"version", "print the version", cmdVersion},
 	}
@@ -69,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "Meridian is an authoritative DNS server.\n\nUsage:\n\n\tmeridian <command> [flags] [arguments]\n\nCommands:\n\n")
+	fmt.Fprint(w, "Meridian is an authoritative DNS server and a recursive resolver.\n\nUsage:\n\n\tmeridian <command> [flags] [arguments]\n\nCommands:\n\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.summary)
 	}

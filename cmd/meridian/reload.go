@@ -92,43 +92,52 @@ func (d *authDaemon) reload() {
 
 // applyConfig takes from next what can change while running (log.level) and
 // warns about each setting that needs a restart, which keeps its running
-// value. Listeners are not rebound on reload: closing one would drop the
-// queries in flight on it, and a new one may need privileges the process
-// has given up.
+// value.
 func (d *authDaemon) applyConfig(next *config.Config) {
-	if d.env.Level != nil {
-		if lv, err := config.ParseLevel(next.Log.Level); err == nil && lv != d.env.Level.Level() {
+	applyCommon(d.log, d.env.Level, d.cfg, next)
+	cur := d.cfg
+	if cur.MinimalResponses != next.MinimalResponses {
+		needsRestart(d.log, "minimal-responses", cur.MinimalResponses, next.MinimalResponses)
+		next.MinimalResponses = cur.MinimalResponses
+	}
+}
+
+// applyCommon applies log.level from next and warns about each other
+// common setting that needs a restart, putting its running value back in
+// next, so that the next reload compares against what actually runs and
+// warns again. Listeners are not rebound on reload: closing one would drop
+// the queries in flight on it, and a new one may need privileges the
+// process has given up.
+func applyCommon(log *slog.Logger, level *slog.LevelVar, cur, next *config.Config) {
+	if level != nil {
+		if lv, err := config.ParseLevel(next.Log.Level); err == nil && lv != level.Level() {
 			// Logged at the higher of the two levels, so that the record is
 			// seen whichever way the level moved.
-			at := max(lv, d.env.Level.Level(), slog.LevelInfo)
-			d.env.Level.Set(lv)
-			d.log.Log(context.Background(), at, "log level changed", "level", next.Log.Level)
+			at := max(lv, level.Level(), slog.LevelInfo)
+			level.Set(lv)
+			log.Log(context.Background(), at, "log level changed", "level", next.Log.Level)
 		}
 	}
-	cur := d.cfg
-	ignored := func(key string, running, wanted any) {
-		d.log.Warn("reload: setting needs a restart; keeping the running value", "key", key, "running", running, "config", wanted)
-	}
 	if !slices.Equal(cur.Listen, next.Listen) {
-		ignored("listen", cur.Listen, next.Listen)
+		needsRestart(log, "listen", cur.Listen, next.Listen)
 	}
 	if cur.Metrics != next.Metrics {
-		ignored("metrics", cur.Metrics, next.Metrics)
+		needsRestart(log, "metrics", cur.Metrics, next.Metrics)
 	}
 	if cur.UDPSize != next.UDPSize {
-		ignored("udp-size", cur.UDPSize, next.UDPSize)
-	}
-	if cur.MinimalResponses != next.MinimalResponses {
-		ignored("minimal-responses", cur.MinimalResponses, next.MinimalResponses)
+		needsRestart(log, "udp-size", cur.UDPSize, next.UDPSize)
 	}
 	if cur.TCP != next.TCP {
-		ignored("tcp", cur.TCP, next.TCP)
+		needsRestart(log, "tcp", cur.TCP, next.TCP)
 	}
 	if cur.Log.Format != next.Log.Format {
-		ignored("log.format", cur.Log.Format, next.Log.Format)
+		needsRestart(log, "log.format", cur.Log.Format, next.Log.Format)
 	}
-	// Keep the running values in the config we hold, so the next reload
-	// compares against what actually runs and warns again.
-	next.Listen, next.Metrics, next.UDPSize, next.MinimalResponses, next.TCP, next.Log.Format =
-		cur.Listen, cur.Metrics, cur.UDPSize, cur.MinimalResponses, cur.TCP, cur.Log.Format
+	next.Listen, next.Metrics, next.UDPSize, next.TCP, next.Log.Format =
+		cur.Listen, cur.Metrics, cur.UDPSize, cur.TCP, cur.Log.Format
+}
+
+// needsRestart warns that a reload keeps a setting's running value.
+func needsRestart(log *slog.Logger, key string, running, wanted any) {
+	log.Warn("reload: setting needs a restart; keeping the running value", "key", key, "running", running, "config", wanted)
 }

@@ -147,3 +147,38 @@ func writeJSONLogConfig(t *testing.T, dir string) string {
 	}
 	return path
 }
+
+// TestResolverSignals runs `meridian resolver` and drives it with real
+// signals: SIGHUP with a changed allow list, then SIGTERM. It needs no
+// hierarchy: the queries have RD clear, so the cache alone answers them.
+func TestResolverSignals(t *testing.T) {
+	t.Parallel()
+	bin := buildMeridian(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "resolver.yaml")
+	write := func(allow string) {
+		t.Helper()
+		text := "listen: [127.0.0.1:0]\nlog: {format: json}\nresolver:\n  allow: [" + allow + "]\n"
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("10.0.0.0/8")
+	p := startProcess(t, bin, "resolver", "-config", cfg)
+	if r := query(t, "udp", p.dns, "www.example.org", dns.TypeA); r.Rcode != dns.RcodeRefused || r.RecursionAvailable {
+		t.Errorf("a client outside the allow list: %s RA %v, want REFUSED", dns.RcodeToString[r.Rcode], r.RecursionAvailable)
+	}
+
+	write("127.0.0.0/8")
+	n := p.signal(t, syscall.SIGHUP)
+	p.log.waitFor(t, n, "reload done")
+	if r := query(t, "udp", p.dns, "www.example.org", dns.TypeA); r.Rcode == dns.RcodeRefused || !r.RecursionAvailable {
+		t.Errorf("after the reload: %s RA %v, want an answer from the cache", dns.RcodeToString[r.Rcode], r.RecursionAvailable)
+	}
+
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0; log:\n%s", code, p.log)
+	}
+	p.log.waitFor(t, 0, "meridian resolver stopped")
+}

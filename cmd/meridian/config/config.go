@@ -18,8 +18,9 @@ import (
 	"github.com/meridian-dns/meridian/server"
 )
 
-// Config is everything `meridian auth` needs to run. Later daemons
-// (resolver, replication, testbed) add sections and zone fields here; the
+// Config is everything `meridian auth` and `meridian resolver` need to run:
+// the common settings, the zones (auth) and the resolver section. Later
+// daemons (replication, testbed) add sections and zone fields here; the
 // decoder takes its schema from the yaml tags, so a new field is a new key.
 type Config struct {
 	// Listen: every address serves UDP and TCP. Default ["127.0.0.1:53"]:
@@ -27,7 +28,8 @@ type Config struct {
 	// reachable from the network.
 	Listen []string `yaml:"listen"`
 
-	// Zones served authoritatively. Default: none.
+	// Zones served authoritatively. Default: none. `meridian resolver`
+	// ignores them.
 	Zones []Zone `yaml:"zones"`
 
 	// Metrics is the address of the HTTP server for /metrics and /healthz.
@@ -48,6 +50,9 @@ type Config struct {
 
 	TCP TCP `yaml:"tcp"`
 	Log Log `yaml:"log"`
+
+	// Resolver configures `meridian resolver`; `meridian auth` ignores it.
+	Resolver Resolver `yaml:"resolver"`
 
 	// Where each setting came from, for error messages: the config file,
 	// the line of each key in it (filled by the decoder), and the flag that
@@ -116,9 +121,10 @@ func Default() *Config {
 			MaxConnections:          DefaultMaxConnections,
 			MaxQueriesPerConnection: DefaultMaxQueries,
 		},
-		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		lines: map[string]int{},
-		flags: map[string]string{},
+		Log:      Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Resolver: defaultResolver(),
+		lines:    map[string]int{},
+		flags:    map[string]string{},
 	}
 }
 
@@ -147,11 +153,21 @@ func Parse(path string, data []byte) (*Config, error) {
 			c.Zones[i].File = filepath.Join(dir, f)
 		}
 	}
+	if f := c.Resolver.RootHints; f != "" && !filepath.IsAbs(f) {
+		c.Resolver.RootHints = filepath.Join(dir, f)
+	}
 	return c, nil
 }
 
 // File is the config file the settings came from, or "" if none.
 func (c *Config) File() string { return c.file }
+
+// InFile reports whether the config file sets key ("resolver",
+// "zones[0].file"), so that a daemon can say it ignores a section.
+func (c *Config) InFile(key string) bool {
+	_, ok := c.lines[key]
+	return ok
+}
 
 // Error is a problem with one setting. It names where the value came from
 // (file and line, or the flag) so the operator can go straight to it.

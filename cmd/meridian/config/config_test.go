@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -38,6 +39,17 @@ func TestLoadGood(t *testing.T) {
 			c.UDPSize = 4096
 			c.TCP = TCP{IdleTimeout: 90 * time.Second, MaxConnections: 10, MaxQueriesPerConnection: 100}
 			c.Log = Log{Level: "debug", Format: "json"}
+		}},
+		{"../resolver.yaml", func(c *Config) {
+			c.Listen = []string{"127.0.0.1:5300"}
+			c.Metrics = "127.0.0.1:9154"
+			r := &c.Resolver
+			r.RootHints = filepath.Join(dir, "..", "zones/hier/root.hints")
+			r.NSPort = 5301
+			r.Allow = []string{"127.0.0.0/8", "::1/128"}
+			r.ClientTimeout = 1800 * time.Millisecond
+			r.ForwardZones = []ServerZone{{"corp.example.", []string{"192.0.2.53", "[2001:db8::53]:5353"}}}
+			r.StubZones = []ServerZone{{"10.in-addr.arpa.", []string{"192.0.2.54"}}}
 		}},
 	}
 	for _, tt := range tests {
@@ -77,7 +89,7 @@ func TestLoadBad(t *testing.T) {
 		line int    // 0: no line expected
 		want string // substring of the message
 	}{
-		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, minimal-responses, tcp, udp-size, zones`},
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, minimal-responses, resolver, tcp, udp-size, zones`},
 		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
 		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
 		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
@@ -100,6 +112,17 @@ func TestLoadBad(t *testing.T) {
 		{"not-mapping.yaml", 1, `want a mapping of keys to values, got a list`},
 		{"two-docs.yaml", 2, `more than one YAML document`},
 		{"syntax.yaml", 0, `yaml:`},
+		{"unknown-resolver-key.yaml", 2, `resolver.qname-minimization: unknown key "qname-minimization" in resolver; known keys: allow, cache, case-randomisation,`},
+		{"bad-allow.yaml", 2, `resolver.allow[1]: "10.1.2.3/8" has bits set after the prefix length; did you mean 10.0.0.0/8?`},
+		{"bad-allow-name.yaml", 3, `resolver.allow[0]: "localhost" is not a CIDR prefix`},
+		{"bad-ns-port.yaml", 2, `resolver.ns-port: 0: want a port from 1 to 65535`},
+		{"dup-forward.yaml", 6, `resolver.stub-zones[0].name: zone CORP.example. listed twice (first as resolver.forward-zones[0] at line 3)`},
+		{"bad-server.yaml", 4, `resolver.forward-zones[0].servers[1]: "ns1.corp.example" is not an IP address`},
+		{"forward-no-servers.yaml", 3, `resolver.forward-zones[0].servers: missing`},
+		{"client-timeout.yaml", 3, `resolver.client-timeout: 2s is not shorter than deadline (1s)`},
+		{"min-above-max.yaml", 3, `resolver.cache.min-ttl: 2h0m0s is above cache.max-ttl (1h0m0s)`},
+		{"missing-root-hints.yaml", 2, `resolver.root-hints: root hints: stat ` + filepath.Join(dir, "no-such.root") + `: no such file`},
+		{"cache-size.yaml", 3, `resolver.cache.size: 0: want 1 or more`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -182,6 +205,10 @@ func TestFlags(t *testing.T) {
 		{name: "bad listen flag", args: []string{"-listen", "localhost:53"}, err: "not an IP address"},
 		{name: "missing file from flag", args: []string{"-zone", "example.com=/no/such"}, err: "config: flag -zone example.com.=/no/such: zones[0].file: zone file: stat /no/such"},
 		{name: "flag fixes a bad file", args: []string{"-config", filepath.Join(dir, "bad-listen.yaml"), "-listen", "127.0.0.1:0"}, listen: []string{"127.0.0.1:0"}},
+		{name: "bad allow flag", args: []string{"-allow", "10.0.0.1/8"}, err: "did you mean 10.0.0.0/8?"},
+		{name: "bad ns-port flag", args: []string{"-ns-port", "70000"}, err: "not a port"},
+		{name: "missing root hints from flag", args: []string{"-root-hints", "/no/such"}, err: "config: flag -root-hints: resolver.root-hints: root hints: stat /no/such"},
+		{name: "allow flag fixes a bad file", args: []string{"-config", filepath.Join(dir, "bad-allow.yaml"), "-allow", "127.0.0.1"}, listen: []string{DefaultListen}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,6 +218,7 @@ func TestFlags(t *testing.T) {
 			fs.SetOutput(io.Discard)
 			f.RegisterCommon(fs)
 			f.RegisterZone(fs)
+			f.RegisterResolver(fs)
 			err := fs.Parse(tt.args)
 			var c *Config
 			if err == nil {
@@ -226,22 +254,92 @@ func TestSample(t *testing.T) {
 	}
 }
 
-// TestEveryKeyDecodes sets every key of the schema in one file, so a field of
-// a kind the decoder cannot fill is caught here rather than by an operator.
+// TestEveryKeyDecodes sets every key of the schema in the two sample files
+// (meridian.yaml for auth, resolver.yaml for the resolver section), so a
+// field of a kind the decoder cannot fill is caught here rather than by an
+// operator.
 func TestEveryKeyDecodes(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("../../../testdata/meridian.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Parse("../../../testdata/meridian.yaml", data)
-	if err != nil {
-		t.Fatal(err)
+	set := map[string]bool{}
+	for _, file := range []string{"../../../testdata/meridian.yaml", "../../../testdata/resolver.yaml"} {
+		c, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for k := range c.lines {
+			set[k] = true
+		}
 	}
 	for _, key := range keys() {
-		if _, ok := c.lines[strings.ReplaceAll(key, "[]", "[0]")]; !ok {
-			t.Errorf("key %s is not set in testdata/meridian.yaml; show every key there", key)
+		if !set[strings.ReplaceAll(key, "[]", "[0]")] {
+			t.Errorf("key %s is not set in testdata/meridian.yaml or testdata/resolver.yaml; show every key there", key)
 		}
+	}
+}
+
+// TestResolverDefaults checks the defaults the README documents.
+func TestResolverDefaults(t *testing.T) {
+	t.Parallel()
+	r := Default().Resolver
+	want := "[127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7]"
+	if got := fmt.Sprint(r.Allow); got != want {
+		t.Errorf("allow %s, want %s", got, want)
+	}
+	if r.NSPort != 53 || r.MaxRecursive != 1024 || !r.QnameMinimisation || !r.CaseRandomisation || r.MaxQueries != 64 ||
+		r.Deadline != 10*time.Second || r.ClientTimeout != 1800*time.Millisecond || !r.Prefetch || !r.ServeStale ||
+		r.StaleWindow != 24*time.Hour || r.Cache != (ResolverCache{Size: 100000, MaxTTL: 24 * time.Hour, NegativeMaxTTL: 3 * time.Hour}) {
+		t.Errorf("resolver defaults %+v", r)
+	}
+}
+
+func TestParseServer(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.1":           "192.0.2.1:53",
+		"192.0.2.1:5300":      "192.0.2.1:5300",
+		"2001:db8::1":         "[2001:db8::1]:53",
+		"[2001:db8::1]":       "[2001:db8::1]:53",
+		"[2001:db8::1]:5300":  "[2001:db8::1]:5300",
+		"ns1.example":         "error",
+		"192.0.2.1:0":         "error",
+		"192.0.2.1:99999":     "error",
+		"fe80::1%eth0":        "error",
+		"[2001:db8::1]:53:53": "error",
+	} {
+		ap, err := ParseServer(in, 53)
+		got := ap.String()
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("ParseServer(%q) = %s (%v), want %s", in, got, err, want)
+		}
+	}
+}
+
+func TestChanged(t *testing.T) {
+	t.Parallel()
+	a, b := Default(), Default()
+	b.Resolver.Cache.MaxTTL = time.Hour
+	b.Resolver.Allow = []string{"10.0.0.0/8"}
+	b.Resolver.ForwardZones = []ServerZone{{"corp.", []string{"192.0.2.1"}}}
+	b.TCP.MaxConnections = 3
+	got := Changed("", *a, *b)
+	want := []string{"tcp.max-connections", "resolver.allow", "resolver.cache.max-ttl", "resolver.forward-zones"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Changed = %q, want %q", got, want)
+	}
+	if got := Changed("resolver", a.Resolver, a.Resolver); len(got) != 0 {
+		t.Errorf("no change: %q", got)
+	}
+	if got := Lookup(*b, "resolver.cache.max-ttl"); got != time.Hour {
+		t.Errorf("Lookup resolver.cache.max-ttl = %v", got)
+	}
+	if got := Lookup(*b, "resolver.nope"); got != nil {
+		t.Errorf("Lookup of no key = %v", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -23,6 +24,12 @@ type Flags struct {
 	Listen     []string // -listen, in order; nil if not given
 	Zones      []Zone   // -zone, in order
 	Metrics    *string  // -metrics; nil if not given, "" turns metrics off
+
+	// The resolver's: -root-hints and -ns-port replace the file's value,
+	// -allow replaces its whole list (as -listen does).
+	RootHints *string  // -root-hints; nil if not given
+	Allow     []string // -allow, in order; nil if not given
+	NSPort    *int     // -ns-port; nil if not given
 }
 
 // RegisterCommon adds -config, -listen and -metrics, the flags every daemon
@@ -58,6 +65,36 @@ func (f *Flags) RegisterZone(fs *flag.FlagSet) {
 				return err
 			}
 			f.Zones = append(f.Zones, z)
+			return nil
+		})
+}
+
+// RegisterResolver adds -root-hints, -allow and -ns-port to fs.
+func (f *Flags) RegisterResolver(fs *flag.FlagSet) {
+	fs.Func("root-hints", "start from the root servers in `FILE` (named.root format) instead of the IANA ones built in",
+		func(s string) error {
+			if s == "" {
+				return fmt.Errorf("want a file name")
+			}
+			f.RootHints = &s
+			return nil
+		})
+	fs.Func("allow", "answer clients in `CIDR` (repeatable; replaces the file's list; default loopback, RFC 1918 and ULA)",
+		func(s string) error {
+			if _, err := ParsePrefix(s); err != nil {
+				return err
+			}
+			f.Allow = append(f.Allow, s)
+			return nil
+		})
+	fs.Func("ns-port", "send queries to authoritative servers on port `N` (default 53; for private test hierarchies)",
+		func(s string) error {
+			n, err := strconv.ParseUint(s, 10, 16)
+			if err != nil || n == 0 {
+				return fmt.Errorf("%q is not a port from 1 to 65535", s)
+			}
+			p := int(n)
+			f.NSPort = &p
 			return nil
 		})
 }
@@ -101,6 +138,18 @@ func (f *Flags) Apply(c *Config) {
 	if f.Metrics != nil {
 		c.Metrics = *f.Metrics
 		c.setBy("metrics", "-metrics")
+	}
+	if f.RootHints != nil {
+		c.Resolver.RootHints = *f.RootHints
+		c.setBy("resolver.root-hints", "-root-hints")
+	}
+	if f.Allow != nil {
+		c.Resolver.Allow = append([]string(nil), f.Allow...)
+		c.setBy("resolver.allow", "-allow")
+	}
+	if f.NSPort != nil {
+		c.Resolver.NSPort = *f.NSPort
+		c.setBy("resolver.ns-port", "-ns-port")
 	}
 	for _, z := range f.Zones {
 		i := indexZone(c.Zones, z.Origin)

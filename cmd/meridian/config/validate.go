@@ -13,8 +13,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Validate checks every setting and puts zone origins in canonical form
-// (fully qualified). It reports all problems at once, one per line, each
+// Validate checks every setting, the resolver section included whichever
+// daemon runs (one file may serve both), and puts zone names in canonical
+// form (fully qualified). It reports all problems at once, one per line, each
 // naming its key and the line or flag that set it. It looks at the file
 // system too: a zone file that does not exist is a config error, not a zone
 // that fails to load, because it is almost always a typo in the path.
@@ -41,6 +42,7 @@ func (c *Config) Validate() error {
 		add(c.checkAddr("metrics", c.Metrics))
 	}
 	errs = append(errs, c.checkZones()...)
+	errs = append(errs, c.checkResolver()...)
 	if c.UDPSize < MinUDPSize || c.UDPSize > MaxUDPSize {
 		add(c.errAt("udp-size", nil, "%d is out of range; want %d to %d", c.UDPSize, MinUDPSize, MaxUDPSize))
 	}
