@@ -116,6 +116,9 @@ func freePort(t *testing.T) uint16 {
 type counting struct {
 	next   exchange.Exchanger
 	tamper func(server netip.AddrPort, m *dns.Msg) // a hostile server, if set
+	// noEDNS lists servers that answer FORMERR to a query with EDNS, as
+	// old middleboxes and servers do (RFC 6891 §7).
+	noEDNS map[string]bool
 	mu     sync.Mutex
 	n      map[string]int
 	names  map[string][]string
@@ -126,6 +129,11 @@ func (c *counting) Exchange(ctx context.Context, s netip.AddrPort, q *dns.Msg, o
 	c.n[s.Addr().String()]++
 	c.names[s.Addr().String()] = append(c.names[s.Addr().String()], strings.ToLower(q.Question[0].Name))
 	c.mu.Unlock()
+	if c.noEDNS[s.Addr().String()] && !o.NoEDNS {
+		m := new(dns.Msg)
+		m.SetRcode(q, dns.RcodeFormatError)
+		return exchange.Reply{Msg: m, RTT: time.Millisecond}, nil
+	}
 	rep, err := c.next.Exchange(ctx, s, q, o)
 	if err == nil && c.tamper != nil {
 		c.tamper(s, rep.Msg)

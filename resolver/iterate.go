@@ -139,6 +139,12 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 			r.infra.RecordTimeout(ap)
 			r.metrics.upstream("timeout")
 			return nil, err
+		case errors.Is(err, exchange.ErrNetwork):
+			// Unreachable (ICMP on the connected socket): as good as a
+			// timeout for choosing servers, and backed off the same way.
+			r.infra.RecordTimeout(ap)
+			r.metrics.upstream("unreachable")
+			return nil, err
 		default:
 			r.metrics.upstream("error")
 			return nil, err

@@ -353,3 +353,52 @@ func TestDNAMEInAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestStubAndForwardZones: a stub zone starts iteration at its own servers,
+// a forward zone sends the whole question to its servers; neither asks the
+// root.
+func TestStubAndForwardZones(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	ap := func(a string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), h.port) }
+	r := h.newResolver(t, nil, func(c *Config) {
+		c.Stub = []Zone{{Name: "example.org", Servers: []netip.AddrPort{ap("127.53.3.2")}}}
+		c.Forward = []Zone{{Name: "other.net", Servers: []netip.AddrPort{ap("127.53.4.1")}}}
+	})
+	for _, q := range []struct{ name, want string }{
+		{"www.example.org.", "www.example.org. A 192.0.2.1"},
+		{"www.other.net.", "www.other.net. A 192.0.2.2"},
+	} {
+		m, _ := ask(t, r, q.name, dns.TypeA)
+		if got := answerText(m); len(got) != 1 || got[0] != q.want {
+			t.Errorf("%s: %q", q.name, got)
+		}
+	}
+	if n := len(h.count.sent("127.53.0.1")); n != 0 {
+		t.Errorf("the root was asked %d times", n)
+	}
+	if n := len(h.count.sent("127.53.3.2")); n == 0 {
+		t.Errorf("the stub server was not asked")
+	}
+}
+
+// TestFailover: a replica that stopped answering, and one that answers
+// FORMERR to EDNS, do not stop resolution; the dead one is remembered and
+// mostly avoided, the other is asked again without EDNS.
+func TestFailover(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	h.servers["127.53.3.1"].Shutdown(ctx)
+	cancel()
+	h.count.noEDNS = map[string]bool{"127.53.3.2": true, "127.53.3.3": true}
+	r := h.newResolver(t, nil, nil)
+	for i := range 30 {
+		if m, info := ask(t, r, fmt.Sprintf("f%d.example.org.", i), dns.TypeA); m.Rcode != dns.RcodeNameError {
+			t.Fatalf("f%d: rcode %s (%v)", i, dns.RcodeToString[m.Rcode], info.EDE)
+		}
+	}
+	if n := len(h.count.sent("127.53.3.1")); n > 5 {
+		t.Errorf("the dead replica was asked %d times in 30 resolutions", n)
+	}
+}
