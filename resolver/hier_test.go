@@ -119,6 +119,8 @@ type counting struct {
 	// noEDNS lists servers that answer FORMERR to a query with EDNS, as
 	// old middleboxes and servers do (RFC 6891 §7).
 	noEDNS map[string]bool
+	// no0x20 lists servers whose answers do not keep the query name's case.
+	no0x20 map[string]bool
 	mu     sync.Mutex
 	n      map[string]int
 	names  map[string][]string
@@ -133,6 +135,9 @@ func (c *counting) Exchange(ctx context.Context, s netip.AddrPort, q *dns.Msg, o
 		m := new(dns.Msg)
 		m.SetRcode(q, dns.RcodeFormatError)
 		return exchange.Reply{Msg: m, RTT: time.Millisecond}, nil
+	}
+	if c.no0x20[s.Addr().String()] && !o.No0x20 {
+		return exchange.Reply{}, &exchange.Error{Kind: exchange.ErrCaseMismatch, Server: s}
 	}
 	rep, err := c.next.Exchange(ctx, s, q, o)
 	if err == nil && c.tamper != nil {

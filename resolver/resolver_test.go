@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-dns/meridian/resolver/cache"
 	"github.com/meridian-dns/meridian/resolver/exchange"
 )
 
@@ -400,5 +401,44 @@ func TestFailover(t *testing.T) {
 	}
 	if n := len(h.count.sent("127.53.3.1")); n > 5 {
 		t.Errorf("the dead replica was asked %d times in 30 resolutions", n)
+	}
+}
+
+// TestNo0x20Fallback: servers that do not preserve the case of the query
+// name are asked again without 0x20, and remembered.
+func TestNo0x20Fallback(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	h.count.no0x20 = map[string]bool{"127.53.0.1": true, "127.53.3.1": true, "127.53.3.2": true, "127.53.3.3": true}
+	r := h.newResolver(t, nil, nil)
+	for _, name := range []string{"www.example.org.", "txt.example.org."} {
+		if m, info := ask(t, r, name, dns.TypeA); m.Rcode != dns.RcodeSuccess {
+			t.Fatalf("%s: rcode %s (%v)", name, dns.RcodeToString[m.Rcode], info.EDE)
+		}
+	}
+	info, _ := r.infra.Server(netip.AddrPortFrom(netip.MustParseAddr("127.53.0.1"), h.port))
+	if !info.No0x20 {
+		t.Errorf("the root server is still thought to preserve case: %+v", info)
+	}
+}
+
+// BenchmarkFromCache is a cache hit as the server's UDP reader makes it:
+// the only allocations should be the response's copies of the records.
+func BenchmarkFromCache(b *testing.B) {
+	c, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	rr, _ := dns.NewRR("www.example.org. 3600 IN A 192.0.2.1")
+	c.cache.Insert([]dns.RR{rr}, cache.RankAuthAnswer)
+	q := dns.Question{Name: "www.example.org.", Qtype: dns.TypeA, Qclass: dns.ClassINET}
+	m := new(dns.Msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Answer, m.Ns = m.Answer[:0], m.Ns[:0]
+		if _, ok := c.FromCache(m, q); !ok {
+			b.Fatal("miss")
+		}
 	}
 }
