@@ -33,6 +33,7 @@ type Handler struct {
 
 	// Resolver mode (Options.Resolver); rec is nil on an authority.
 	rec            Recursor
+	xfr            Transfers // Options.Transfers; nil: transfers refused
 	allow          atomic.Pointer[[]netip.Prefix]
 	slots          chan struct{} // resolutions in flight; nil: no limit
 	resolveTimeout time.Duration
@@ -45,7 +46,7 @@ type Handler struct {
 
 func newHandler(opts Options, m *metrics) *Handler {
 	h := &Handler{udpSize: opts.UDPSize, authNS: opts.AuthorityNS, metrics: m, log: opts.Logger,
-		rec: opts.Resolver, resolveTimeout: opts.ResolveTimeout,
+		rec: opts.Resolver, xfr: opts.Transfers, resolveTimeout: opts.ResolveTimeout,
 		prohibited: dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
 	h.setAllow(opts.Allow)
@@ -60,9 +61,10 @@ func newHandler(opts Options, m *metrics) *Handler {
 type action uint8
 
 const (
-	actWrite   action = iota // the response in the exchange is ready
-	actDrop                  // no response: the query was a response
-	actResolve               // resolver mode: a cache miss to resolve
+	actWrite    action = iota // the response in the exchange is ready
+	actDrop                   // no response: the query was a response
+	actResolve                // resolver mode: a cache miss to resolve
+	actTransfer               // an AXFR or IXFR for Options.Transfers
 )
 
 // exchange is the reusable state of one query: the zone lookup's result, the
@@ -117,7 +119,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	x := h.pool.Get().(*exchange)
 	_, tcp := w.LocalAddr().(*net.TCPAddr)
 	x.reset(tcp)
-	if h.rec != nil {
+	if h.rec != nil || h.xfr != nil {
 		x.client = clientAddr(w)
 	}
 	switch h.respond(x, r) {
@@ -129,6 +131,8 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		if h.resolveMiss(w, x, start) {
 			return // a goroutine answers, and puts x back
 		}
+	case actTransfer:
+		h.xfr.ServeTransfer(w, r) // writes its own messages and counts them
 	}
 	h.put(x)
 }
@@ -192,14 +196,20 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 		m.Rcode = dns.RcodeRefused // we serve class IN only
 		return actWrite
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		m.Rcode = dns.RcodeRefused // zone transfers come in a later issue
-		return actWrite
+		if h.xfr == nil || h.rec != nil {
+			m.Rcode = dns.RcodeRefused // no transfers without a primary
+			return actWrite
+		}
+		return actTransfer
 	case h.rec != nil:
 		return h.recursive(x, r)
 	}
 	h.zones.Load().Lookup(q.Name, q.Qtype, x.edns.do, &x.res)
 	if x.res.Zone != nil {
 		x.zone = x.res.Zone.Origin()
+		if q.Qtype == dns.TypeSOA && h.xfr != nil && x.res.Kind == zone.Success {
+			h.xfr.ObserveSOA(x.client, x.zone)
+		}
 	}
 	m.Rcode, m.Authoritative = rcodeFor(&x.res)
 	if q.Qclass == dns.ClassANY {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -100,6 +101,12 @@ type Options struct {
 	// ends then, and at a shutdown whose time is up. Default 10s.
 	ResolveTimeout time.Duration
 
+	// Transfers, when set, answers zone transfer requests (AXFR and IXFR,
+	// RFC 5936 and RFC 1995) and verifies TSIG on TCP requests (see
+	// Transfers; server/xfr.Primary implements it). Default nil: every
+	// transfer request is REFUSED. Unused with Resolver.
+	Transfers Transfers
+
 	// Logger receives start-up, shut-down and error messages; nothing is
 	// logged per query. Default: discard.
 	Logger *slog.Logger
@@ -141,4 +148,23 @@ func (o Options) withDefaults() Options {
 	}
 	o.Listen = append([]string(nil), o.Listen...)
 	return o
+}
+
+// Transfers serves zone transfers for the server. It is an interface so that
+// the server needs nothing of how transfers are decided and built
+// (server/xfr does that), and tests can put a fake in its place.
+type Transfers interface {
+	// ServeTransfer answers r, a query for AXFR or IXFR that passed the
+	// request checks, on w, writing every message itself: a transfer over
+	// TCP can take many (RFC 5936 §2.2). Over UDP w is the server's UDP
+	// writer, whose TsigStatus is always nil (TSIG is verified on TCP
+	// only).
+	ServeTransfer(w dns.ResponseWriter, r *dns.Msg)
+	// ObserveSOA is told of every SOA query answered from a zone (its
+	// origin) and the client that asked: secondaries poll the SOA (RFC 1034
+	// §4.3.5), and the primary tracks them.
+	ObserveSOA(client netip.Addr, origin string)
+	// TsigProvider verifies the TSIG of requests over TCP and signs the
+	// responses that carry one (RFC 8945); nil when no key is known.
+	TsigProvider() dns.TsigProvider
 }

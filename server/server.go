@@ -15,6 +15,10 @@
 // cache hits inline too, and hands each miss to a goroutine of its own,
 // bounded by Options.MaxRecursive.
 //
+// Zone transfers (AXFR, IXFR) are handed to Options.Transfers, which writes
+// its own, possibly many, messages (server/xfr implements it); without it
+// they are REFUSED.
+//
 // Metrics, registered on the injected Registerer:
 //
 //	meridian_server_queries_total{zone,qtype,rcode,transport}  counter
@@ -195,7 +199,16 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) tcpServer(ln net.Listener, ready chan<- struct{}) *dns.Server {
 	h := s.handler
 	idle := s.opts.TCPIdleTimeout
+	var tsig dns.TsigProvider
+	if s.opts.Transfers != nil {
+		// RFC 8945: miekg verifies a request's TSIG before the handler
+		// runs (the result is w.TsigStatus) and signs responses that
+		// carry a TSIG RR; the transfer code maps failures to BADKEY,
+		// BADSIG and BADTIME.
+		tsig = s.opts.Transfers.TsigProvider()
+	}
 	return &dns.Server{
+		TsigProvider:      tsig,
 		Listener:          ln,
 		Handler:           h,
 		MsgAcceptFunc:     func(dh dns.Header) dns.MsgAcceptAction { return h.accept(dh, true) },
