@@ -1,10 +1,6 @@
 package zone
 
-import (
-	"strings"
-
-	"github.com/miekg/dns"
-)
+import "strings"
 
 // appendLower appends name in lower case (ASCII only, as DNS compares names,
 // RFC 4343) and with a trailing dot.
@@ -47,16 +43,56 @@ func nextLabel(key []byte, off int) int {
 }
 
 // compareNames orders two lower-case names canonically (RFC 4034 §6.1):
-// by their labels from the right, each compared as bytes.
+// by their labels from the right, each compared as bytes. It allocates
+// nothing: sorting a million names calls it tens of millions of times.
 func compareNames(a, b string) int {
 	if a == b {
 		return 0
 	}
-	la, lb := dns.SplitDomainName(a), dns.SplitDomainName(b)
+	var bufA, bufB [128]int // a name has at most 127 labels
+	la, lb := labelStarts(a, bufA[:0]), labelStarts(b, bufB[:0])
 	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		if c := strings.Compare(la[i], lb[j]); c != 0 {
+		if c := strings.Compare(labelAt(a, la, i), labelAt(b, lb, j)); c != 0 {
 			return c
 		}
 	}
 	return len(la) - len(lb)
+}
+
+// labelStarts appends the offset of each label of name (none for the
+// root), honouring backslash escapes.
+func labelStarts(name string, dst []int) []int {
+	start := true
+	for i := 0; i < len(name); i++ {
+		if start {
+			if name[i] == '.' && i == len(name)-1 {
+				break // the root's final dot
+			}
+			if len(dst) == cap(dst) {
+				return dst
+			}
+			dst = append(dst, i)
+			start = false
+		}
+		switch name[i] {
+		case '\\':
+			i++
+		case '.':
+			start = true
+		}
+	}
+	return dst
+}
+
+// labelAt returns label i of name, without its dot.
+func labelAt(name string, starts []int, i int) string {
+	end := len(name)
+	if i+1 < len(starts) {
+		end = starts[i+1]
+	}
+	l := name[starts[i]:end]
+	if len(l) > 0 && l[len(l)-1] == '.' {
+		l = l[:len(l)-1]
+	}
+	return l
 }
