@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,13 +205,43 @@ func (r *Resolver) conf() *Config { return &r.live.Load().cfg }
 // everything in Config takes effect for resolutions that start afterwards,
 // except Cache, Infra, Exchanger, Registerer, Logger and Now, which are
 // fixed when the Resolver is built (the cache's size and TTL clamps need a
-// restart, which empties it).
+// restart, which empties it). What is cached at or below a forward or stub
+// zone that was added, removed or given other servers is dropped, so that
+// names there are not reached the old way until their TTLs run out.
 func (r *Resolver) Reconfigure(cfg Config) {
 	old := r.conf()
 	cfg.Cache, cfg.Infra, cfg.Exchanger = old.Cache, old.Infra, old.Exchanger
 	cfg.Registerer, cfg.Logger, cfg.Now = old.Registerer, old.Logger, old.Now
 	cfg.fill()
 	r.live.Store(newLive(cfg))
+	for _, name := range changedZones(append(old.Forward, old.Stub...), append(cfg.Forward, cfg.Stub...)) {
+		r.cache.FlushBelow(name)
+	}
+}
+
+// changedZones lists the names of zones present in only one of a and b, or
+// with other servers.
+func changedZones(a, b []Zone) []string {
+	servers := func(zs []Zone) map[string][]netip.AddrPort {
+		m := make(map[string][]netip.AddrPort, len(zs))
+		for _, z := range zs {
+			m[z.Name] = z.Servers
+		}
+		return m
+	}
+	ma, mb := servers(a), servers(b)
+	var out []string
+	for name, s := range ma {
+		if t, ok := mb[name]; !ok || !slices.Equal(s, t) {
+			out = append(out, name)
+		}
+	}
+	for name := range mb {
+		if _, ok := ma[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (c *Config) fill() {

@@ -442,3 +442,26 @@ func BenchmarkFromCache(b *testing.B) {
 		}
 	}
 }
+
+// TestReconfigureFlushesRepointedZones: after a reload makes example.org a
+// stub zone, its names are asked of the stub server, not from the cache of
+// the old delegation.
+func TestReconfigureFlushesRepointedZones(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	ask(t, r, "www.example.org.", dns.TypeA)
+	cfg := *r.conf()
+	cfg.Stub = []Zone{{Name: "example.org.", Servers: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.53.3.2"), h.port)}}}
+	r.Reconfigure(cfg)
+	before := len(h.count.sent("127.53.3.2"))
+	if m, info := ask(t, r, "www.example.org.", dns.TypeA); info.Source != FromUpstream || len(m.Answer) != 1 {
+		t.Fatalf("after repointing: source %v answer %v", info.Source, m.Answer)
+	}
+	if len(h.count.sent("127.53.3.2")) == before {
+		t.Errorf("the stub server was not asked")
+	}
+	if d, ok := r.cache.Closest("x.org.", dns.ClassINET); !ok || d.Zone != "org." {
+		t.Errorf("the flush reached beyond example.org: closest cut %q %v", d.Zone, ok)
+	}
+}

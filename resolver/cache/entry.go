@@ -2,6 +2,7 @@ package cache
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -235,4 +236,26 @@ func setHeader(h *dns.RR_Header, ttl uint32, owner string) {
 	if owner != "" {
 		h.Name = owner
 	}
+}
+
+// FlushBelow removes every entry at or below name, of any type and rank. A
+// reload that changes how a zone is reached (a forward or stub zone added,
+// removed or repointed) calls it, so that cached delegations do not keep
+// sending questions the old way until they expire. It scans the whole
+// cache, which is fine for a reload and wrong for the query path.
+func (c *Cache) FlushBelow(name string) int {
+	name = strings.ToLower(dns.Fqdn(name))
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.wmu.Lock()
+		for _, k := range sh.lru.Keys() {
+			if e, ok := sh.lru.Peek(k); ok && dns.IsSubDomain(name, e.name) {
+				sh.lru.Remove(k)
+				n++
+			}
+		}
+		sh.wmu.Unlock()
+	}
+	return n
 }
