@@ -465,3 +465,22 @@ func TestReconfigureFlushesRepointedZones(t *testing.T) {
 		t.Errorf("the flush reached beyond example.org: closest cut %q %v", d.Zone, ok)
 	}
 }
+
+// TestReconfigureLimits: new TTL clamps apply to what is cached afterwards.
+func TestReconfigureLimits(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	r := h.newResolver(t, nil, nil)
+	cfg := *r.conf()
+	cfg.Cache.MaxTTL = 60 * time.Second
+	if err := r.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := ask(t, r, "www.example.org.", dns.TypeA); len(m.Answer) != 1 || m.Answer[0].Header().Ttl > 60 {
+		t.Errorf("answer after lowering max-ttl to 60s: %v", m.Answer)
+	}
+	cfg.Cache.MinTTL, cfg.Cache.MaxTTL = time.Hour, time.Minute
+	if err := r.Reconfigure(cfg); err == nil {
+		t.Errorf("min-ttl above max-ttl accepted")
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
 )
@@ -27,6 +26,12 @@ func (d *resolverDaemon) reload() {
 		return
 	}
 	cur := d.cfg
+	// Keep the cache's size: it is fixed when the cache is built.
+	rc.Cache.Size = cur.Resolver.Cache.Size
+	if err := d.res.Reconfigure(rc); err != nil {
+		d.log.Error("reload refused: still serving the previous configuration", "err", err)
+		return
+	}
 	applyCommon(d.log, d.env.Level, cur, next)
 	changed := config.Changed("resolver", cur.Resolver, next.Resolver)
 	changed = slices.DeleteFunc(changed, func(key string) bool {
@@ -38,25 +43,22 @@ func (d *resolverDaemon) reload() {
 	})
 	// Keep the running values in the config we hold, so that the next
 	// reload compares against what runs and warns again.
-	next.Resolver.MaxRecursive, next.Resolver.StaleWindow, next.Resolver.Cache =
-		cur.Resolver.MaxRecursive, cur.Resolver.StaleWindow, cur.Resolver.Cache
+	next.Resolver.MaxRecursive, next.Resolver.Cache.Size = cur.Resolver.MaxRecursive, cur.Resolver.Cache.Size
 	if slices.Contains(changed, "resolver.allow") {
 		d.srv.SetAllow(next.Resolver.AllowPrefixes())
 		d.log.Info("allow list changed", "allow", next.Resolver.Allow)
 	}
-	// Everything else goes to the resolver, for the resolutions that start
-	// from now on, even when nothing seems changed: the root hints file is
-	// read again, and its content is what counts.
-	d.res.Reconfigure(rc)
+	// Everything else went to the resolver above, for the resolutions that
+	// start from now on, even when nothing seemed changed: the root hints
+	// file is read again, and its content is what counts.
 	d.cfg = next
 	d.log.Info("reload done", "changed", changed)
 }
 
 // needsRestartKey reports whether a reload cannot apply a key of the
-// resolver section: the server's slots are sized once, and the cache's
-// size, TTL clamps and stale window are fixed when it is built
-// (resolver.Reconfigure keeps the cache, and with it these).
+// resolver section: the server's slots and the cache's size are fixed when
+// they are built. TTL clamps and the stale window apply at once, to what is
+// cached from then on.
 func needsRestartKey(key string) bool {
-	return key == "resolver.max-recursive" || key == "resolver.stale-window" ||
-		strings.HasPrefix(key, "resolver.cache.")
+	return key == "resolver.max-recursive" || key == "resolver.cache.size"
 }

@@ -167,10 +167,36 @@ type Cache struct {
 	shards []shard
 	bits   uint // log2(len(shards)); the top bits of a key pick its shard
 
-	// Bounds in whole seconds and nanoseconds, derived from cfg once.
+	lim      atomic.Pointer[limits] // swapped whole by SetLimits
+	staleTTL uint32
+}
+
+// limits are the bounds a reload may change, in whole seconds and
+// nanoseconds. They apply to entries inserted (TTL clamps) or read (stale
+// window) after the change.
+type limits struct {
 	minTTL, maxTTL, negMaxTTL uint32
 	staleWindow               int64 // ns; -1: serve-stale disabled
-	staleTTL                  uint32
+}
+
+func newLimits(minTTL, maxTTL, negMaxTTL, staleWindow time.Duration) *limits {
+	l := &limits{minTTL: seconds(minTTL), maxTTL: seconds(maxTTL), negMaxTTL: seconds(negMaxTTL), staleWindow: int64(staleWindow)}
+	if staleWindow < 0 {
+		l.staleWindow = -1
+	}
+	return l
+}
+
+// SetLimits changes the TTL clamps and the stale window of a running cache,
+// for a reload that keeps what is cached. Zero values take the defaults, as
+// in Config; entries already cached keep the TTL they were given.
+func (c *Cache) SetLimits(minTTL, maxTTL, negativeMaxTTL, staleWindow time.Duration) error {
+	cfg := Config{Size: 1, MinTTL: minTTL, MaxTTL: maxTTL, NegativeMaxTTL: negativeMaxTTL, StaleWindow: staleWindow}.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	c.lim.Store(newLimits(cfg.MinTTL, cfg.MaxTTL, cfg.NegativeMaxTTL, cfg.StaleWindow))
+	return nil
 }
 
 // shard is one LRU with the writer lock that makes "compare ranks, then
@@ -193,17 +219,11 @@ func New(cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{
-		cfg:       cfg,
-		seed:      maphash.MakeSeed(),
-		minTTL:    seconds(cfg.MinTTL),
-		maxTTL:    seconds(cfg.MaxTTL),
-		negMaxTTL: seconds(cfg.NegativeMaxTTL),
-		staleTTL:  seconds(cfg.StaleTTL),
+		cfg:      cfg,
+		seed:     maphash.MakeSeed(),
+		staleTTL: seconds(cfg.StaleTTL),
 	}
-	c.staleWindow = int64(cfg.StaleWindow)
-	if cfg.StaleWindow < 0 {
-		c.staleWindow = -1
-	}
+	c.lim.Store(newLimits(cfg.MinTTL, cfg.MaxTTL, cfg.NegativeMaxTTL, cfg.StaleWindow))
 	n := shardCount(cfg.Size)
 	for 1<<c.bits < n {
 		c.bits++

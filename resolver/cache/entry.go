@@ -58,10 +58,10 @@ const (
 
 // state returns where e stands at time now (Unix nanoseconds).
 func (c *Cache) state(e *entry, now int64) state {
-	switch {
-	case now < e.expires:
+	if now < e.expires {
 		return fresh
-	case c.staleWindow >= 0 && now-e.expires < c.staleWindow:
+	}
+	if w := c.lim.Load().staleWindow; w >= 0 && now-e.expires < w {
 		return stale
 	}
 	return dead

@@ -36,7 +36,8 @@ func (c *Cache) Insert(rrset []dns.RR, rank Rank) bool {
 		}
 		ttl = min(ttl, h.Ttl)
 	}
-	ttl = min(max(ttl, c.minTTL), c.maxTTL)
+	lim := c.lim.Load()
+	ttl = min(max(ttl, lim.minTTL), lim.maxTTL)
 	if ttl == 0 {
 		return false
 	}
@@ -110,7 +111,7 @@ func (c *Cache) InsertNegative(n Negative) bool {
 	if !cacheable(qtype, n.Class) && !n.NXDomain {
 		return false
 	}
-	ttl := min(n.SOA.Hdr.Ttl, n.SOA.Minttl, c.negMaxTTL)
+	ttl := min(n.SOA.Hdr.Ttl, n.SOA.Minttl, c.lim.Load().negMaxTTL)
 	if ttl == 0 {
 		return false
 	}
