@@ -33,7 +33,8 @@ type Handler struct {
 
 	// Resolver mode (Options.Resolver); rec is nil on an authority.
 	rec            Recursor
-	xfr            Transfers // Options.Transfers; nil: transfers refused
+	xfr            Transfers  // Options.Transfers; nil: transfers refused
+	notify         NotifyFunc // Options.Notify; nil: NOTIFY is NOTIMP
 	allow          atomic.Pointer[[]netip.Prefix]
 	slots          chan struct{} // resolutions in flight; nil: no limit
 	resolveTimeout time.Duration
@@ -46,12 +47,15 @@ type Handler struct {
 
 func newHandler(opts Options, m *metrics) *Handler {
 	h := &Handler{udpSize: opts.UDPSize, authNS: opts.AuthorityNS, metrics: m, log: opts.Logger,
-		rec: opts.Resolver, xfr: opts.Transfers, resolveTimeout: opts.ResolveTimeout,
+		rec: opts.Resolver, xfr: opts.Transfers, notify: opts.Notify, resolveTimeout: opts.ResolveTimeout,
 		prohibited: dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
 	h.setAllow(opts.Allow)
 	if opts.MaxRecursive > 0 {
 		h.slots = make(chan struct{}, opts.MaxRecursive)
+	}
+	if h.rec != nil {
+		h.notify = nil // a resolver has no secondary zones
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
@@ -65,6 +69,7 @@ const (
 	actDrop                   // no response: the query was a response
 	actResolve                // resolver mode: a cache miss to resolve
 	actTransfer               // an AXFR or IXFR for Options.Transfers
+	actNotify                 // a NOTIFY for Options.Notify
 )
 
 // exchange is the reusable state of one query: the zone lookup's result, the
@@ -133,6 +138,8 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 	case actTransfer:
 		h.xfr.ServeTransfer(w, r) // writes its own messages and counts them
+	case actNotify:
+		h.serveNotify(w, r)
 	}
 	h.put(x)
 }
@@ -165,6 +172,8 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 	switch {
 	case r.Response:
 		return actDrop // RFC 1035 §4.1.1: QR=1 is not a query
+	case r.Opcode == dns.OpcodeNotify && h.notify != nil:
+		return actNotify // the hook checks the question (RFC 1996 §3.7)
 	case r.Opcode != dns.OpcodeQuery:
 		// NOTIFY, UPDATE and the rest are not implemented. Like NSD, the
 		// error carries no question: its format depends on the opcode.
@@ -297,6 +306,13 @@ func (h *Handler) accept(dh dns.Header, tcp bool) dns.MsgAcceptAction {
 	case dh.Bits&qr != 0:
 		h.metrics.drop(dropResponse)
 		return dns.MsgIgnore
+	case int(dh.Bits>>11)&0xF == dns.OpcodeNotify && h.notify != nil:
+		// RFC 1996 §3.7: one question, perhaps the new SOA in answer.
+		if dh.Qdcount != 1 || dh.Ancount > 1 || dh.Nscount != 0 || dh.Arcount > 2 {
+			h.metrics.reject(dns.RcodeFormatError, tcp)
+			return dns.MsgReject
+		}
+		return dns.MsgAccept
 	case int(dh.Bits>>11)&0xF != dns.OpcodeQuery:
 		h.metrics.reject(dns.RcodeNotImplemented, tcp)
 		return dns.MsgRejectNotImplemented

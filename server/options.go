@@ -107,6 +107,14 @@ type Options struct {
 	// transfer request is REFUSED. Unused with Resolver.
 	Transfers Transfers
 
+	// Notify, when set, answers NOTIFY messages (RFC 1996), over UDP and
+	// TCP; server/secondary's Manager.HandleNotify fits. A signed NOTIFY is
+	// verified first with the keys of Transfers' TsigProvider (UDP and TCP
+	// alike); one that fails is answered NOTAUTH with the TSIG error and
+	// not passed on. Default nil: NOTIFY is answered NOTIMP. Unused with
+	// Resolver.
+	Notify NotifyFunc
+
 	// Logger receives start-up, shut-down and error messages; nothing is
 	// logged per query. Default: discard.
 	Logger *slog.Logger

@@ -66,6 +66,7 @@ func (u *udpServer) read() {
 			continue
 		}
 		w.addr, w.reply = addr, nil
+		w.tsigErr, w.tsigMAC, w.tsigProvider = nil, "", nil
 		if u.pktinfo {
 			w.reply = replyOOB(w.oob, oob[:oobn])
 		}
@@ -105,6 +106,12 @@ type udpWriter struct {
 	oob     []byte          // buffer for reply
 	reply   []byte          // control message setting the reply's source, or nil
 	pending *sync.WaitGroup // the reader's server's hand-offs; nil once detached
+
+	// TSIG of the current NOTIFY (verifyUDP): the verification's outcome,
+	// the request's MAC and the key store that signs the answer.
+	tsigErr      error
+	tsigMAC      string
+	tsigProvider dns.TsigProvider
 }
 
 // detach returns a writer to the current query's client that stays valid
@@ -122,8 +129,16 @@ func (w *udpWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteMsg packs m and writes it; a message carrying a TSIG RR is signed
+// with the key store of the request it answers, as miekg's writer does.
 func (w *udpWriter) WriteMsg(m *dns.Msg) error {
-	b, err := m.Pack()
+	var b []byte
+	var err error
+	if w.tsigProvider != nil && m.IsTsig() != nil {
+		b, _, err = dns.TsigGenerateWithProvider(m, w.tsigProvider, w.tsigMAC, false)
+	} else {
+		b, err = m.Pack()
+	}
 	if err != nil {
 		return err
 	}
@@ -132,7 +147,7 @@ func (w *udpWriter) WriteMsg(m *dns.Msg) error {
 }
 
 func (w *udpWriter) Close() error        { return nil }
-func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigStatus() error   { return w.tsigErr }
 func (w *udpWriter) TsigTimersOnly(bool) {}
 func (w *udpWriter) Hijack()             {}
 
@@ -167,6 +182,9 @@ func (h *Handler) serveWire(w dns.ResponseWriter, b []byte, tcp bool) {
 		h.invalid(b, tcp)
 		writeBare(w, dh, dns.RcodeFormatError)
 		return
+	}
+	if u, ok := w.(*udpWriter); ok {
+		h.verifyUDP(u, b, req)
 	}
 	h.ServeDNS(w, req)
 }

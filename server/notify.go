@@ -1,0 +1,89 @@
+package server
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// NotifyFunc answers a NOTIFY (RFC 1996) received by the server: req as
+// read, the client's address, and the name of the TSIG key that signed it
+// ("" when unsigned; a request whose TSIG failed verification never reaches
+// it). It returns the response to send, or nil to send none. The server
+// signs the response with the request's key when the request was signed.
+// server/secondary's Manager.HandleNotify has this shape.
+type NotifyFunc func(req *dns.Msg, from netip.Addr, tsigKey string) *dns.Msg
+
+// serveNotify passes a NOTIFY to the hook and writes its answer. A signed
+// NOTIFY whose TSIG did not verify is answered NOTAUTH with the TSIG error
+// (BADKEY, BADSIG or BADTIME; RFC 8945 §5.2) and not passed on: the hook
+// must be able to trust tsigKey.
+func (h *Handler) serveNotify(w dns.ResponseWriter, r *dns.Msg) {
+	from := clientAddr(w).Unmap()
+	var key string
+	t := r.IsTsig()
+	if t != nil {
+		err := w.TsigStatus()
+		if h.xfr == nil || h.xfr.TsigProvider() == nil {
+			// miekg verifies nothing without a key store: no key known.
+			err = dns.ErrSecret
+		}
+		if err != nil {
+			h.log.Warn("NOTIFY refused: TSIG did not verify", "remote", from, "key", t.Hdr.Name, "err", err)
+			w.WriteMsg(tsigError(r, t, err)) //nolint:errcheck // nothing more to do for this client
+			return
+		}
+		key = dns.CanonicalName(t.Hdr.Name)
+	}
+	resp := h.notify(r, from, key)
+	if resp == nil {
+		return
+	}
+	if t != nil {
+		resp.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		h.log.Debug("write NOTIFY response", "remote", from, "err", err)
+	}
+}
+
+// tsigError is the NOTAUTH answer to a request whose TSIG failed, carrying
+// the TSIG error code (RFC 8945 §5.2). The writers leave BADKEY and BADSIG
+// unsigned and sign BADTIME (§5.3.2).
+func tsigError(r *dns.Msg, t *dns.TSIG, err error) *dns.Msg {
+	code := uint16(dns.RcodeBadKey)
+	switch {
+	case errors.Is(err, dns.ErrTime):
+		code = dns.RcodeBadTime
+	case errors.Is(err, dns.ErrSig):
+		code = dns.RcodeBadSig
+	}
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeNotAuth)
+	m.Extra = append(m.Extra, &dns.TSIG{
+		Hdr:       dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm: t.Algorithm, Fudge: t.Fudge, OrigId: r.Id, Error: code,
+		TimeSigned: t.TimeSigned,
+	})
+	return m
+}
+
+// verifyUDP verifies the TSIG of a NOTIFY read by the UDP loop, as miekg's
+// server does for TCP, recording the outcome in w for TsigStatus and the
+// request's MAC for signing the answer. Only NOTIFY: transfer requests over
+// UDP are answered with the SOA and need no verification.
+func (h *Handler) verifyUDP(w *udpWriter, wire []byte, r *dns.Msg) {
+	t := r.IsTsig()
+	if t == nil || r.Opcode != dns.OpcodeNotify {
+		return
+	}
+	w.tsigMAC = t.MAC
+	if h.xfr == nil || h.xfr.TsigProvider() == nil {
+		w.tsigErr = dns.ErrSecret // no keys: BADKEY
+		return
+	}
+	w.tsigProvider = h.xfr.TsigProvider()
+	w.tsigErr = dns.TsigVerifyWithProvider(wire, w.tsigProvider, "", false)
+}
