@@ -13,7 +13,9 @@ import (
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
 )
 
-const authSynopsis = "[-config FILE] [-listen ADDR:PORT]... [-zone ORIGIN=FILE]... [-metrics ADDR:PORT]"
+const authSynopsis = "[-config FILE] [-listen ADDR:PORT]... [-zone ORIGIN=FILE]... [-metrics ADDR:PORT]\n" +
+	"    [-tsig NAME:ALG:SECRET]... [-allow-transfer PREFIX|KEYNAME]... [-notify ADDR[:PORT][@KEY]]...\n" +
+	"    [-secondary ORIGIN=PRIMARY[:PORT][@KEY]]... [-data DIR]"
 
 const authHelp = `
 Serve zones authoritatively over UDP and TCP on every listen address.
@@ -22,6 +24,10 @@ Settings come from the defaults, then the YAML file given with -config, then
 the flags: -metrics replaces the file's value, -listen replaces the file's
 whole listen list, and -zone adds a zone or, for an origin the file already
 has, replaces its file. See README.md for every config key and its default.
+
+Replication: -allow-transfer and -notify apply to every -zone; -secondary
+serves a zone transferred from a primary (AXFR/IXFR, refreshed at once on
+its NOTIFY) and needs -data, where the copies and journals are kept.
 
 A zone that fails to load at start-up is logged and answered with SERVFAIL
 while the other zones serve. /healthz answers 200 once every zone is loaded.
@@ -36,6 +42,9 @@ Signals:
 
 Example:
   meridian auth -listen 127.0.0.1:5353 -zone example.com=example.com.zone
+  meridian auth -listen 10.0.1.53:53 -zone example.com=example.com.zone \
+      -allow-transfer 10.0.0.0/8 -notify 10.0.2.53 -data /var/lib/meridian
+  meridian auth -listen 10.0.2.53:53 -secondary example.com=10.0.1.53 -data /var/lib/meridian
 `
 
 func cmdAuth(args []string, stdout, stderr io.Writer) int {
@@ -43,6 +52,7 @@ func cmdAuth(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("auth", authSynopsis, authHelp, stderr)
 	fl.RegisterCommon(fs)
 	fl.RegisterZone(fs)
+	fl.RegisterReplication(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

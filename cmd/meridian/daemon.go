@@ -56,6 +56,7 @@ type authDaemon struct {
 	set  *zone.Set
 	srv  *server.Server
 	http *httpServer
+	repl *replication
 }
 
 // runAuth serves cfg until ctx is done, then shuts down gracefully. It
@@ -75,11 +76,21 @@ func runAuth(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 	}
 
 	reg := newRegistry()
-	srv, err := server.New(serverOptions(cfg, d.log, reg))
+	repl, err := newReplication(cfg, d.log, reg)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	d.repl = repl
+	srv, err := server.New(repl.serverOptions(serverOptions(cfg, d.log, reg), cfg))
+	if err != nil {
+		repl.close()
+		return fmt.Errorf("auth: %w", err)
+	}
 	d.srv = srv
+	if err := repl.startSecondaries(ctx, cfg, srv, reg); err != nil {
+		repl.close()
+		return fmt.Errorf("auth: %w", err)
+	}
 	// Metrics first, so that /healthz answers 503 while a large zone loads;
 	// DNS only after the zones, so that no query is REFUSED for a zone that
 	// is merely still loading.
@@ -87,7 +98,7 @@ func runAuth(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 		return fmt.Errorf("auth: %w", err)
 	}
 	d.set = d.loadZones(cfg, nil)
-	srv.SetZones(d.set)
+	repl.setPrimaries(d.set)
 	if err := srv.Start(ctx); err != nil {
 		d.shutdown()
 		return fmt.Errorf("auth: %w", err)
@@ -205,4 +216,5 @@ func (d *authDaemon) shutdown() {
 		d.log.Warn("DNS server shutdown", "err", err)
 	}
 	d.http.shutdown(ctx, d.log)
+	d.repl.close()
 }

@@ -44,6 +44,7 @@ func commands() []command {
 		{"auth", "serve zones authoritatively over UDP and TCP", cmdAuth},
 		{"resolver", "resolve names recursively for the clients allowed, with a cache", cmdResolver},
 		{"checkzone", "check a zone file as the server would load it", cmdCheckzone},
+		{"xfrstatus", "print each zone's serial on its source and replicas, and whether they converged", cmdXfrstatus},
 		{"version", "print the version", cmdVersion},
 	}
 }

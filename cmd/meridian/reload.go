@@ -14,9 +14,11 @@ import (
 // a file fails), logs each result and counts it in the metrics. It never
 // fails: a zone that does not load is served from prev or as SERVFAIL.
 func (d *authDaemon) loadZones(cfg *config.Config, prev *zone.Set) *zone.Set {
-	specs := make([]zone.Spec, len(cfg.Zones))
-	for i, z := range cfg.Zones {
-		specs[i] = zone.Spec{Origin: z.Origin, File: z.File}
+	specs := make([]zone.Spec, 0, len(cfg.Zones))
+	for _, z := range cfg.Zones {
+		if !z.IsSecondary() { // the Manager keeps those
+			specs = append(specs, zone.Spec{Origin: z.Origin, File: z.File})
+		}
 	}
 	set, results := zone.LoadSet(specs, prev, zone.LoadOptions{})
 	for i := range results {
@@ -78,7 +80,7 @@ func (d *authDaemon) reload() {
 			d.log.Info("zone removed; no longer served", "zone", z.Origin())
 		}
 	}
-	d.srv.SetZones(set)
+	d.repl.setPrimaries(set)
 	d.set, d.cfg = set, cfg
 	releaseMemory()
 	failed := 0
@@ -95,6 +97,7 @@ func (d *authDaemon) reload() {
 // value.
 func (d *authDaemon) applyConfig(next *config.Config) {
 	applyCommon(d.log, d.env.Level, d.cfg, next)
+	d.replicationChanged(next)
 	cur := d.cfg
 	if cur.MinimalResponses != next.MinimalResponses {
 		needsRestart(d.log, "minimal-responses", cur.MinimalResponses, next.MinimalResponses)

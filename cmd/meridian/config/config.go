@@ -51,6 +51,20 @@ type Config struct {
 	TCP TCP `yaml:"tcp"`
 	Log Log `yaml:"log"`
 
+	// DataDir holds what must survive a restart: the journals of primary
+	// zones (so that IXFR works after a restart) and the transferred copies
+	// and journals of secondary zones. Created (mode 0700) if missing.
+	// Default "" (none): primary zones keep no journal, so IXFR is answered
+	// with the whole zone; required when any zone is a secondary.
+	DataDir string `yaml:"data-dir"`
+
+	// TSIGKeys are the TSIG keys (RFC 8945) that allow-transfer, notify and
+	// primaries name. Default none.
+	TSIGKeys []TSIGKey `yaml:"tsig-keys"`
+
+	// Secondary bounds the SOA timers of secondary zones.
+	Secondary SecondaryTimers `yaml:"secondary"`
+
 	// Resolver configures `meridian resolver`; `meridian auth` ignores it.
 	Resolver Resolver `yaml:"resolver"`
 
@@ -62,14 +76,42 @@ type Config struct {
 	flags map[string]string
 }
 
-// Zone is one zone served from a master file.
+// Zone is one zone served: a primary from a master file, or a secondary
+// transferred from its primaries (replication.go).
 type Zone struct {
 	// Origin is the zone's apex name. Required.
 	Origin string `yaml:"origin"`
-	// File is the master file. Required. A relative path is taken from the
-	// directory of the config file (from the working directory for -zone).
+	// Type is primary (served from File) or secondary (transferred from
+	// Primaries). Default primary.
+	Type string `yaml:"type"`
+	// File is the master file of a primary zone: required for a primary,
+	// refused for a secondary. A relative path is taken from the directory
+	// of the config file (from the working directory for -zone).
 	File string `yaml:"file"`
+	// AllowTransfer lists who may transfer the zone (AXFR, IXFR): address
+	// prefixes (10.0.0.0/8, 2001:db8::/32, or a bare IP) and names of keys
+	// in tsig-keys, whose signed requests are allowed from anywhere.
+	// Default none: every transfer is refused.
+	AllowTransfer []string `yaml:"allow-transfer"`
+	// Notify lists the secondaries sent a NOTIFY (RFC 1996) when the
+	// serial changes, each ADDR[:PORT][@KEYNAME] (port 53 by default;
+	// signed with the key when named). Default none.
+	Notify []string `yaml:"notify"`
+	// Primaries lists the servers a secondary zone is transferred from,
+	// tried in order, each ADDR[:PORT][@KEYNAME]; with a key, SOA queries
+	// and transfers are signed with it and a NOTIFY from that primary must
+	// be. Required for a secondary, refused for a primary.
+	Primaries []string `yaml:"primaries"`
 }
+
+// Zone types.
+const (
+	TypePrimary   = "primary"
+	TypeSecondary = "secondary"
+)
+
+// IsSecondary reports whether z is transferred from primaries.
+func (z Zone) IsSecondary() bool { return z.Type == TypeSecondary }
 
 // TCP bounds the resources that TCP clients can hold (RFC 7766 §6.2).
 type TCP struct {
@@ -121,10 +163,11 @@ func Default() *Config {
 			MaxConnections:          DefaultMaxConnections,
 			MaxQueriesPerConnection: DefaultMaxQueries,
 		},
-		Log:      Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		Resolver: defaultResolver(),
-		lines:    map[string]int{},
-		flags:    map[string]string{},
+		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Secondary: defaultSecondaryTimers(),
+		Resolver:  defaultResolver(),
+		lines:     map[string]int{},
+		flags:     map[string]string{},
 	}
 }
 
@@ -152,6 +195,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		if f := c.Zones[i].File; f != "" && !filepath.IsAbs(f) {
 			c.Zones[i].File = filepath.Join(dir, f)
 		}
+	}
+	for i := range c.TSIGKeys {
+		if f := c.TSIGKeys[i].SecretFile; f != "" && !filepath.IsAbs(f) {
+			c.TSIGKeys[i].SecretFile = filepath.Join(dir, f)
+		}
+	}
+	if f := c.DataDir; f != "" && !filepath.IsAbs(f) {
+		c.DataDir = filepath.Join(dir, f)
 	}
 	if f := c.Resolver.RootHints; f != "" && !filepath.IsAbs(f) {
 		c.Resolver.RootHints = filepath.Join(dir, f)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,18 +28,29 @@ func TestLoadGood(t *testing.T) {
 	}{
 		{"empty.yaml", func(c *Config) {}},
 		{"minimal.yaml", func(c *Config) {
-			c.Zones = []Zone{{"example.com.", filepath.Join(zones, "example.com.zone")}}
+			c.Zones = []Zone{{Origin: "example.com.", File: filepath.Join(zones, "example.com.zone")}}
 		}},
 		{"full.yaml", func(c *Config) {
 			c.Listen = []string{"127.0.0.1:5300", "[::1]:5300", ":5301"}
 			c.Metrics = "[::1]:9100"
 			c.Zones = []Zone{
-				{"example.com.", filepath.Join(zones, "example.com.zone")},
-				{"Example.NET.", filepath.Join(zones, "example.net.zone")},
+				{Origin: "example.com.", File: filepath.Join(zones, "example.com.zone")},
+				{Origin: "Example.NET.", File: filepath.Join(zones, "example.net.zone")},
 			}
 			c.UDPSize = 4096
 			c.TCP = TCP{IdleTimeout: 90 * time.Second, MaxConnections: 10, MaxQueriesPerConnection: 100}
 			c.Log = Log{Level: "debug", Format: "json"}
+		}},
+		{"repl-good.yaml", func(c *Config) {
+			c.DataDir = filepath.Join(dir, "data")
+			c.TSIGKeys = []TSIGKey{{Name: "xfr-key", Secret: "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="}}
+			c.Zones = []Zone{
+				{Origin: "example.com.", File: filepath.Join(zones, "example.com.zone"),
+					AllowTransfer: []string{"192.0.2.0/24", "2001:db8::1", "xfr-key"},
+					Notify:        []string{"192.0.2.2", "[2001:db8::2]:5353@xfr-key"}},
+				{Origin: "example.org.", Type: TypeSecondary, Primaries: []string{"192.0.2.1@xfr-key", "192.0.2.3:5353"}},
+			}
+			c.Secondary.MinRefresh = 30 * time.Second
 		}},
 		{"../resolver.yaml", func(c *Config) {
 			c.Listen = []string{"127.0.0.1:5300"}
@@ -89,7 +101,7 @@ func TestLoadBad(t *testing.T) {
 		line int    // 0: no line expected
 		want string // substring of the message
 	}{
-		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: listen, log, metrics, minimal-responses, resolver, tcp, udp-size, zones`},
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: data-dir, listen, log, metrics, minimal-responses, resolver, secondary, tcp, tsig-keys, udp-size, zones`},
 		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
 		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
 		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
@@ -123,6 +135,19 @@ func TestLoadBad(t *testing.T) {
 		{"min-above-max.yaml", 3, `resolver.cache.min-ttl: 2h0m0s is above cache.max-ttl (1h0m0s)`},
 		{"missing-root-hints.yaml", 2, `resolver.root-hints: root hints: stat ` + filepath.Join(dir, "no-such.root") + `: no such file`},
 		{"cache-size.yaml", 3, `resolver.cache.size: 0: want 1 or more`},
+		{"repl-unknown-key.yaml", 4, `zones[0].allow-transfer[1]: "xfr-key" is neither an address prefix nor a key in tsig-keys`},
+		{"repl-bad-prefix.yaml", 5, `zones[0].allow-transfer[0]: "10.1.2.3/8" has bits set after the prefix length`},
+		{"repl-no-primaries.yaml", 3, `zones[0].primaries: missing; a secondary zone needs at least one primary`},
+		{"repl-secondary-file.yaml", 5, `zones[0].file: a secondary zone has no file`},
+		{"repl-no-data-dir.yaml", 0, `data-dir: missing; secondary zones are stored in the data directory`},
+		{"repl-bad-type.yaml", 3, `zones[0].type: "slave": want primary or secondary`},
+		{"repl-bad-notify.yaml", 4, `zones[0].notify[0]: "ns2.example.com": want ADDR[:PORT][@KEYNAME]`},
+		{"repl-notify-key.yaml", 4, `zones[0].notify[0]: key "nokey" is not in tsig-keys`},
+		{"repl-primary-primaries.yaml", 4, `zones[0].primaries: a primary zone has no primaries; did you mean type: secondary?`},
+		{"repl-key-both.yaml", 4, `tsig-keys[0].secret-file: key k has both secret and secret-file`},
+		{"repl-key-alg.yaml", 2, `tsig-keys[0]: xfr: key k.: unsupported algorithm "hmac-md5"`},
+		{"repl-dup-key.yaml", 4, `tsig-keys[1].name: key K. defined twice (first as tsig-keys[0] at line 2)`},
+		{"repl-timers.yaml", 3, `secondary.max-refresh: 10m0s is below secondary.min-refresh (1h0m0s)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -186,20 +211,20 @@ func TestFlags(t *testing.T) {
 			name:   "flags only",
 			args:   []string{"-listen", "127.0.0.1:0", "-listen", "[::1]:0", "-zone", "example.com=" + com, "-metrics", "127.0.0.1:0"},
 			listen: []string{"127.0.0.1:0", "[::1]:0"}, metrics: "127.0.0.1:0",
-			zones: []Zone{{"example.com.", com}},
+			zones: []Zone{{Origin: "example.com.", File: com}},
 		},
 		{
 			name:   "file then flags: listen replaced, zones merged by origin",
 			args:   []string{"-config", filepath.Join(dir, "full.yaml"), "-listen", "127.0.0.1:0", "-zone", "EXAMPLE.COM=" + net, "-zone", "example.org=" + com, "-metrics", ""},
 			listen: []string{"127.0.0.1:0"}, metrics: "",
-			zones: []Zone{{"EXAMPLE.COM.", net}, {"Example.NET.", net}, {"example.org.", com}},
+			zones: []Zone{{Origin: "EXAMPLE.COM.", File: net}, {Origin: "Example.NET.", File: net}, {Origin: "example.org.", File: com}},
 		},
 		{
 			name:    "file alone",
 			args:    []string{"-config", filepath.Join(dir, "full.yaml")},
 			listen:  []string{"127.0.0.1:5300", "[::1]:5300", ":5301"},
 			metrics: "[::1]:9100",
-			zones:   []Zone{{"example.com.", com}, {"Example.NET.", net}},
+			zones:   []Zone{{Origin: "example.com.", File: com}, {Origin: "Example.NET.", File: net}},
 		},
 		{name: "bad zone flag", args: []string{"-zone", "example.com"}, err: "want ORIGIN=FILE"},
 		{name: "bad listen flag", args: []string{"-listen", "localhost:53"}, err: "not an IP address"},
@@ -209,6 +234,28 @@ func TestFlags(t *testing.T) {
 		{name: "bad ns-port flag", args: []string{"-ns-port", "70000"}, err: "not a port"},
 		{name: "missing root hints from flag", args: []string{"-root-hints", "/no/such"}, err: "config: flag -root-hints: resolver.root-hints: root hints: stat /no/such"},
 		{name: "allow flag fixes a bad file", args: []string{"-config", filepath.Join(dir, "bad-allow.yaml"), "-allow", "127.0.0.1"}, listen: []string{DefaultListen}},
+		{
+			name: "replication flags",
+			args: []string{"-tsig", "k:hmac-sha256:c2VjcmV0", "-zone", "example.com=" + com, "-allow-transfer", "10.0.0.0/8",
+				"-allow-transfer", "k", "-notify", "192.0.2.2@k", "-secondary", "example.org=192.0.2.1@k",
+				"-secondary", "example.org=192.0.2.3:5353", "-data", "/tmp"},
+			listen: []string{DefaultListen},
+			zones: []Zone{
+				{Origin: "example.com.", File: com, AllowTransfer: []string{"10.0.0.0/8", "k"}, Notify: []string{"192.0.2.2@k"}},
+				{Origin: "example.org.", Type: TypeSecondary, Primaries: []string{"192.0.2.1@k", "192.0.2.3:5353"}},
+			},
+		},
+		{name: "secondary flag replaces a file's zone", args: []string{"-config", filepath.Join(dir, "full.yaml"), "-secondary", "example.com=192.0.2.1", "-data", "/tmp"},
+			listen: []string{"127.0.0.1:5300", "[::1]:5300", ":5301"}, metrics: "[::1]:9100",
+			zones: []Zone{{Origin: "example.com.", Type: TypeSecondary, Primaries: []string{"192.0.2.1"}}, {Origin: "Example.NET.", File: net}}},
+		{name: "bad tsig flag", args: []string{"-tsig", "k:hmac-md5:c2VjcmV0"}, err: "unsupported algorithm"},
+		{name: "bad secondary flag", args: []string{"-secondary", "example.org"}, err: "want ORIGIN=PRIMARY_ADDR"},
+		{name: "bad notify flag", args: []string{"-notify", "ns1.example"}, err: "want ADDR[:PORT][@KEYNAME]"},
+		{name: "secondary without -data", args: []string{"-secondary", "example.org=192.0.2.1"}, err: "data-dir: missing"},
+		{name: "allow-transfer names an unknown key", args: []string{"-zone", "example.com=" + com, "-allow-transfer", "nokey"},
+			err: "config: flag -zone example.com.=" + com + ": zones[0].allow-transfer[0]: \"nokey\" is neither"},
+		{name: "secondary names an unknown key", args: []string{"-secondary", "example.org=192.0.2.1@nokey", "-data", "/tmp"},
+			err: "flag -secondary example.org=192.0.2.1@nokey: zones[0].primaries[0]: key \"nokey\" is not in tsig-keys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,6 +266,7 @@ func TestFlags(t *testing.T) {
 			f.RegisterCommon(fs)
 			f.RegisterZone(fs)
 			f.RegisterResolver(fs)
+			f.RegisterReplication(fs)
 			err := fs.Parse(tt.args)
 			var c *Config
 			if err == nil {
@@ -233,7 +281,7 @@ func TestFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(c.Listen, tt.listen) || c.Metrics != tt.metrics || !slices.Equal(c.Zones, tt.zones) {
+			if !slices.Equal(c.Listen, tt.listen) || c.Metrics != tt.metrics || !reflect.DeepEqual(c.Zones, tt.zones) {
 				t.Errorf("got listen %q metrics %q zones %q\nwant listen %q metrics %q zones %q",
 					c.Listen, c.Metrics, c.Zones, tt.listen, tt.metrics, tt.zones)
 			}
@@ -261,7 +309,7 @@ func TestSample(t *testing.T) {
 func TestEveryKeyDecodes(t *testing.T) {
 	t.Parallel()
 	set := map[string]bool{}
-	for _, file := range []string{"../../../testdata/meridian.yaml", "../../../testdata/resolver.yaml"} {
+	for _, file := range []string{"../../../testdata/meridian.yaml", "../../../testdata/resolver.yaml", "../../../testdata/replication.yaml"} {
 		c, err := Load(file)
 		if err != nil {
 			t.Fatal(err)
@@ -270,15 +318,17 @@ func TestEveryKeyDecodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k := range c.lines {
-			set[k] = true
+			set[index.ReplaceAllString(k, "[]")] = true // any entry of a list
 		}
 	}
 	for _, key := range keys() {
-		if !set[strings.ReplaceAll(key, "[]", "[0]")] {
-			t.Errorf("key %s is not set in testdata/meridian.yaml or testdata/resolver.yaml; show every key there", key)
+		if !set[key] {
+			t.Errorf("key %s is not set in testdata/meridian.yaml, resolver.yaml or replication.yaml; show every key there", key)
 		}
 	}
 }
+
+var index = regexp.MustCompile(`\[[0-9]+\]`)
 
 // TestResolverDefaults checks the defaults the README documents.
 func TestResolverDefaults(t *testing.T) {

@@ -3,10 +3,13 @@ package config
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/server/xfr"
 )
 
 // Flags are the settings given on the command line. They are kept apart from
@@ -30,6 +33,17 @@ type Flags struct {
 	RootHints *string  // -root-hints; nil if not given
 	Allow     []string // -allow, in order; nil if not given
 	NSPort    *int     // -ns-port; nil if not given
+
+	// Replication (auth). -tsig is merged by key name over the file's
+	// tsig-keys; -allow-transfer and -notify apply to every zone given with
+	// -zone (replacing what the file says for that zone); -secondary is
+	// merged by origin like -zone (given twice for one origin, it lists two
+	// primaries); -data replaces data-dir.
+	TSIG          []TSIGKey // -tsig, in order
+	AllowTransfer []string  // -allow-transfer, in order
+	Notify        []string  // -notify, in order
+	Secondaries   []Zone    // -secondary, in order
+	DataDir       *string   // -data; nil if not given
 }
 
 // RegisterCommon adds -config, -listen and -metrics, the flags every daemon
@@ -65,6 +79,55 @@ func (f *Flags) RegisterZone(fs *flag.FlagSet) {
 				return err
 			}
 			f.Zones = append(f.Zones, z)
+			return nil
+		})
+}
+
+// RegisterReplication adds -tsig, -allow-transfer, -notify, -secondary and
+// -data to fs.
+func (f *Flags) RegisterReplication(fs *flag.FlagSet) {
+	fs.Func("tsig", "define the TSIG key `NAME:ALGORITHM:BASE64SECRET` (repeatable; algorithm hmac-sha256, -sha384, -sha512 or -sha1)",
+		func(s string) error {
+			k, err := xfr.ParseKey(s)
+			if err != nil {
+				return err
+			}
+			f.TSIG = append(f.TSIG, TSIGKey{Name: k.Name, Algorithm: strings.TrimSuffix(k.Algorithm, "."), Secret: k.Secret})
+			return nil
+		})
+	fs.Func("allow-transfer", "allow transfers of every -zone to `PREFIX|KEYNAME` (repeatable)",
+		func(s string) error {
+			if looksLikeAddr(s) {
+				if _, err := ParsePrefix(s); err != nil {
+					return err
+				}
+			}
+			f.AllowTransfer = append(f.AllowTransfer, s)
+			return nil
+		})
+	fs.Func("notify", "send NOTIFY for every -zone to `ADDR[:PORT][@KEYNAME]` (repeatable; port 53 by default)",
+		func(s string) error {
+			if _, err := ParsePeer(s); err != nil {
+				return err
+			}
+			f.Notify = append(f.Notify, s)
+			return nil
+		})
+	fs.Func("secondary", "serve ORIGIN as a secondary of a primary, given as `ORIGIN=PRIMARY_ADDR[:PORT][@KEYNAME]` (repeatable; needs -data)",
+		func(s string) error {
+			z, err := ParseSecondaryFlag(s)
+			if err != nil {
+				return err
+			}
+			f.Secondaries = append(f.Secondaries, z)
+			return nil
+		})
+	fs.Func("data", "keep journals and transferred zones in `DIR` (created if missing)",
+		func(s string) error {
+			if s == "" {
+				return fmt.Errorf("want a directory")
+			}
+			f.DataDir = &s
 			return nil
 		})
 }
@@ -151,7 +214,23 @@ func (f *Flags) Apply(c *Config) {
 		c.Resolver.NSPort = *f.NSPort
 		c.setBy("resolver.ns-port", "-ns-port")
 	}
+	if f.DataDir != nil {
+		c.DataDir = *f.DataDir
+		c.setBy("data-dir", "-data")
+	}
+	for _, k := range f.TSIG {
+		i := slices.IndexFunc(c.TSIGKeys, func(o TSIGKey) bool { return canonical(o.Name) == k.Name })
+		if i < 0 {
+			i = len(c.TSIGKeys)
+			c.TSIGKeys = append(c.TSIGKeys, k)
+		} else {
+			c.TSIGKeys[i] = k
+		}
+		c.setBy(fmt.Sprintf("tsig-keys[%d]", i), "-tsig "+k.Name)
+	}
 	for _, z := range f.Zones {
+		z.AllowTransfer = slices.Clone(f.AllowTransfer)
+		z.Notify = slices.Clone(f.Notify)
 		i := indexZone(c.Zones, z.Origin)
 		if i < 0 {
 			i = len(c.Zones)
@@ -160,6 +239,21 @@ func (f *Flags) Apply(c *Config) {
 			c.Zones[i] = z
 		}
 		c.setBy(fmt.Sprintf("zones[%d]", i), "-zone "+z.Origin+"="+z.File)
+	}
+	fromFlag := map[int]bool{}
+	for _, z := range f.Secondaries {
+		i := indexZone(c.Zones, z.Origin)
+		switch {
+		case i < 0:
+			i = len(c.Zones)
+			c.Zones = append(c.Zones, z)
+		case fromFlag[i]: // another primary for the same zone
+			c.Zones[i].Primaries = append(c.Zones[i].Primaries, z.Primaries...)
+		default:
+			c.Zones[i] = z
+		}
+		fromFlag[i] = true
+		c.setBy(fmt.Sprintf("zones[%d]", i), "-secondary "+z.Origin+"="+z.Primaries[0])
 	}
 }
 

@@ -42,6 +42,7 @@ func (c *Config) Validate() error {
 		add(c.checkAddr("metrics", c.Metrics))
 	}
 	errs = append(errs, c.checkZones()...)
+	errs = append(errs, c.checkReplication()...)
 	errs = append(errs, c.checkResolver()...)
 	if c.UDPSize < MinUDPSize || c.UDPSize > MaxUDPSize {
 		add(c.errAt("udp-size", nil, "%d is out of range; want %d to %d", c.UDPSize, MinUDPSize, MaxUDPSize))
@@ -85,8 +86,11 @@ func (c *Config) checkZones() []error {
 			}
 			seen[lower] = i
 		}
+		if z.IsSecondary() {
+			continue // checkReplication
+		}
 		if z.File == "" {
-			errs = append(errs, c.errAt(key+".file", nil, "missing; every zone needs a master file"))
+			errs = append(errs, c.errAt(key+".file", nil, "missing; every primary zone needs a master file"))
 			continue
 		}
 		st, err := os.Stat(z.File)

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meridian-dns/meridian/cmd/meridian/config"
+	"github.com/meridian-dns/meridian/server"
+	"github.com/meridian-dns/meridian/server/secondary"
+	"github.com/meridian-dns/meridian/server/xfr"
+	"github.com/meridian-dns/meridian/zone"
+)
+
+// replication is the replication side of `meridian auth`: the xfr.Primary
+// that serves transfers and sends NOTIFY (for primary zones, and for
+// secondary zones that feed further secondaries), and the
+// secondary.Manager that keeps the secondary zones.
+//
+// The server serves one zone set made of two parts: the primary zones
+// loaded from files (by the daemon's goroutine, at start and on SIGHUP)
+// and the secondary zones (published by the Manager's goroutines at any
+// time). zones merges them under a mutex and swaps the server's set.
+type replication struct {
+	primary *xfr.Primary       // nil when no zone is transferred or notified and no key is known
+	sec     *secondary.Manager // nil without secondary zones
+	fedMu   sync.Mutex         // fed: written on reload, read by the Manager's goroutines
+	fed     map[string]bool    // lower-case origins added to primary
+	zones   *zoneMerger
+	log     *slog.Logger
+}
+
+func (r *replication) isFed(origin string) bool {
+	r.fedMu.Lock()
+	defer r.fedMu.Unlock()
+	return r.fed[strings.ToLower(origin)]
+}
+
+func (r *replication) setFed(origin string) {
+	r.fedMu.Lock()
+	defer r.fedMu.Unlock()
+	r.fed[strings.ToLower(origin)] = true
+}
+
+// zoneMerger composes the served zone set from the file-loaded primaries
+// and the secondaries' latest versions.
+type zoneMerger struct {
+	srv *server.Server
+
+	mu          sync.Mutex
+	primaries   *zone.Set
+	secondaries map[string]*zone.Zone // by lower-case origin
+}
+
+// setPrimaries serves set alongside the secondaries.
+func (m *zoneMerger) setPrimaries(set *zone.Set) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.primaries = set
+	m.swap()
+}
+
+// setSecondary serves z (a transferred version, or zone.Failed) for its
+// origin.
+func (m *zoneMerger) setSecondary(z *zone.Zone) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secondaries[strings.ToLower(z.Origin())] = z
+	m.swap()
+}
+
+// swap serves the merged set. Nothing is served before the primaries are
+// first loaded, so that /healthz stays 503 while a large zone loads.
+func (m *zoneMerger) swap() {
+	if m.primaries == nil {
+		return
+	}
+	all := m.primaries.Zones()
+	for _, z := range m.secondaries {
+		all = append(all, z)
+	}
+	m.srv.SetZones(zone.NewSet(all...))
+}
+
+// wantsPrimary reports whether cfg needs an xfr.Primary: some zone is
+// transferred or notified, or TSIG keys are defined (the Primary's key
+// store also verifies signed NOTIFYs and SOA queries).
+func wantsPrimary(cfg *config.Config) bool {
+	if len(cfg.TSIGKeys) > 0 {
+		return true
+	}
+	for _, z := range cfg.Zones {
+		if feeds(z) {
+			return true
+		}
+	}
+	return false
+}
+
+// feeds reports whether z is served to secondaries.
+func feeds(z config.Zone) bool { return len(z.AllowTransfer) > 0 || len(z.Notify) > 0 }
+
+// newReplication builds the Primary (not yet the Manager: see
+// startSecondaries) and returns the server options it fills.
+func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*replication, error) {
+	r := &replication{log: log, fed: map[string]bool{}}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data-dir: %w", err)
+		}
+	}
+	if !wantsPrimary(cfg) {
+		return r, nil
+	}
+	keys, err := cfg.Keys()
+	if err != nil {
+		return nil, err
+	}
+	p, err := xfr.NewPrimary(xfr.Options{Keys: keys, DataDir: cfg.DataDir,
+		NotifySource: sourceAddr(cfg.Listen), Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range cfg.Zones {
+		if !feeds(z) {
+			continue
+		}
+		zc, err := zoneConfig(z)
+		if err == nil {
+			err = p.AddZone(z.Origin, zc)
+		}
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		r.setFed(z.Origin)
+	}
+	r.primary = p
+	return r, nil
+}
+
+// serverOptions adds the transfer and NOTIFY hooks to o.
+func (r *replication) serverOptions(o server.Options, cfg *config.Config) server.Options {
+	if r.primary != nil {
+		o.Transfers = r.primary
+	}
+	if hasSecondaries(cfg) {
+		// The Manager starts after the server is built; NOTIFYs arrive only
+		// once the server has started, after it.
+		o.Notify = func(req *dns.Msg, from netip.Addr, key string) *dns.Msg {
+			return r.sec.HandleNotify(req, from, key)
+		}
+	}
+	return o
+}
+
+func hasSecondaries(cfg *config.Config) bool {
+	for _, z := range cfg.Zones {
+		if z.IsSecondary() {
+			return true
+		}
+	}
+	return false
+}
+
+// startSecondaries starts the Manager for the secondary zones of cfg,
+// which publishes their disk copies at once into the served set.
+func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, srv *server.Server, reg prometheus.Registerer) error {
+	r.zones = &zoneMerger{srv: srv, secondaries: map[string]*zone.Zone{}}
+	var zones []secondary.Zone
+	for _, z := range cfg.Zones {
+		if !z.IsSecondary() {
+			continue
+		}
+		sz, err := secondaryZone(cfg, z)
+		if err != nil {
+			return err
+		}
+		zones = append(zones, sz)
+		// Until a version is transferred or read from disk: SERVFAIL.
+		r.zones.secondaries[strings.ToLower(z.Origin)] = zone.Failed(z.Origin, errors.New("not transferred yet"))
+	}
+	if len(zones) == 0 {
+		return nil
+	}
+	t := cfg.Secondary
+	m, err := secondary.New(ctx, secondary.Options{
+		Dir: cfg.DataDir,
+		Limits: secondary.Limits{MinRefresh: t.MinRefresh, MaxRefresh: t.MaxRefresh,
+			MinRetry: t.MinRetry, MaxRetry: t.MaxRetry, MinExpire: t.MinExpire, MaxExpire: t.MaxExpire},
+		Source: sourceAddr(cfg.Listen),
+		// The Primary keeps the journal of a zone fed downstream, from the
+		// versions published (xfr.Primary.Update); none is needed here.
+		NoJournal:  true,
+		Publish:    r.publish,
+		Expire:     r.expire,
+		Registerer: reg,
+		Logger:     r.log.With("component", "secondary"),
+	}, zones)
+	if err != nil {
+		return err
+	}
+	r.sec = m
+	return nil
+}
+
+// publish serves a secondary zone's new version, and hands it to the
+// Primary when the zone feeds further secondaries.
+func (r *replication) publish(origin string, z *zone.Zone) {
+	r.log.Debug("secondary zone published", "zone", origin, "serial", z.Serial())
+	r.zones.setSecondary(z)
+	if r.isFed(origin) {
+		if err := r.primary.Update(z); err != nil {
+			r.log.Error("secondary zone: downstream journal", "zone", origin, "err", err)
+		}
+	}
+}
+
+func (r *replication) expire(origin string, err error) {
+	r.log.Error("secondary zone expired; answering SERVFAIL", "zone", origin, "err", err)
+	r.zones.setSecondary(zone.Failed(origin, err))
+}
+
+// setPrimaries serves the file-loaded zones and tells the Primary of each
+// zone it feeds.
+func (r *replication) setPrimaries(set *zone.Set) {
+	r.zones.setPrimaries(set)
+	if r.primary == nil {
+		return
+	}
+	for _, z := range set.Zones() {
+		if r.isFed(z.Origin()) && z.Err() == nil {
+			if err := r.primary.Update(z); err != nil {
+				r.log.Error("journal update failed", "zone", z.Origin(), "err", err)
+			}
+		}
+	}
+}
+
+// close stops the Manager, then the Primary (whose NOTIFYs the Manager's
+// publications may start).
+func (r *replication) close() {
+	if r.sec != nil {
+		if err := r.sec.Close(); err != nil {
+			r.log.Warn("secondary zones: close", "err", err)
+		}
+	}
+	if r.primary != nil {
+		if err := r.primary.Close(); err != nil {
+			r.log.Warn("primary zones: close", "err", err)
+		}
+	}
+}
+
+// zoneConfig maps a zone's allow-transfer and notify to xfr's form.
+func zoneConfig(z config.Zone) (xfr.ZoneConfig, error) {
+	var zc xfr.ZoneConfig
+	for _, s := range z.AllowTransfer {
+		if p, err := config.ParsePrefix(s); err == nil {
+			zc.ACL.Prefixes = append(zc.ACL.Prefixes, p)
+		} else {
+			zc.ACL.Keys = append(zc.ACL.Keys, s) // validated: a key name
+		}
+	}
+	for _, s := range z.Notify {
+		p, err := config.ParsePeer(s)
+		if err != nil {
+			return zc, err
+		}
+		zc.Notify = append(zc.Notify, xfr.Target{Addr: p.Addr, Key: p.Key})
+	}
+	return zc, nil
+}
+
+// secondaryZone maps a secondary zone to the Manager's form.
+func secondaryZone(cfg *config.Config, z config.Zone) (secondary.Zone, error) {
+	keys, err := cfg.Keys()
+	if err != nil {
+		return secondary.Zone{}, err
+	}
+	sz := secondary.Zone{Origin: z.Origin}
+	for _, s := range z.Primaries {
+		p, err := config.ParsePeer(s)
+		if err != nil {
+			return sz, err
+		}
+		sp := secondary.Primary{Addr: p.Addr}
+		if p.Key != "" {
+			want := dns.CanonicalName(p.Key)
+			for _, k := range keys {
+				if k.Name == want {
+					sp.Key = &secondary.Key{Name: k.Name, Algorithm: k.Algorithm, Secret: k.Secret}
+				}
+			}
+			if sp.Key == nil {
+				return sz, fmt.Errorf("zone %s: primary %s: unknown key %q", z.Origin, s, p.Key)
+			}
+		}
+		sz.Primaries = append(sz.Primaries, sp)
+	}
+	return sz, nil
+}
+
+// sourceAddr is the address NOTIFYs and transfer requests leave from: the
+// first listen address when it is a specific one, so that peers that
+// accept only a known address see it; otherwise the kernel chooses.
+func sourceAddr(listen []string) netip.Addr {
+	if len(listen) == 0 {
+		return netip.Addr{}
+	}
+	ap, err := netip.ParseAddrPort(listen[0])
+	if err != nil || ap.Addr().IsUnspecified() {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
+// replicationChanged warns about replication settings a reload cannot
+// apply, and keeps their running values in next: keys, the data
+// directory, timers, the secondary zones, and the transfer settings of
+// zones the Primary already has (a zone newly fed is added).
+func (d *authDaemon) replicationChanged(next *config.Config) {
+	cur := d.cfg
+	if !reflect.DeepEqual(cur.TSIGKeys, next.TSIGKeys) {
+		needsRestart(d.log, "tsig-keys", len(cur.TSIGKeys), len(next.TSIGKeys))
+	}
+	if cur.DataDir != next.DataDir {
+		needsRestart(d.log, "data-dir", cur.DataDir, next.DataDir)
+	}
+	if cur.Secondary != next.Secondary {
+		needsRestart(d.log, "secondary", cur.Secondary, next.Secondary)
+	}
+	next.TSIGKeys, next.DataDir, next.Secondary = cur.TSIGKeys, cur.DataDir, cur.Secondary
+	if running := secondaryZones(cur); !reflect.DeepEqual(running, secondaryZones(next)) {
+		// The Manager's zones are fixed when it starts: keep them, and do
+		// not load a file for an origin it serves.
+		needsRestart(d.log, "zones (secondary)", running, secondaryZones(next))
+		var zones []config.Zone
+		for _, z := range next.Zones {
+			if _, ok := running[strings.ToLower(z.Origin)]; !ok && !z.IsSecondary() {
+				zones = append(zones, z)
+			}
+		}
+		for _, z := range cur.Zones {
+			if z.IsSecondary() {
+				zones = append(zones, z)
+			}
+		}
+		next.Zones = zones
+	}
+	for _, z := range next.Zones {
+		if z.IsSecondary() || !feeds(z) || d.repl.isFed(z.Origin) {
+			continue
+		}
+		if d.repl.primary == nil {
+			needsRestart(d.log, "zones.allow-transfer/notify", "none", z.Origin)
+			continue
+		}
+		zc, err := zoneConfig(z)
+		if err == nil {
+			err = d.repl.primary.AddZone(z.Origin, zc)
+		}
+		if err != nil {
+			d.log.Error("reload: zone not fed to secondaries", "zone", z.Origin, "err", err)
+			continue
+		}
+		d.repl.setFed(z.Origin)
+	}
+	for _, z := range cur.Zones {
+		if i := slicesIndexZone(next.Zones, z.Origin); i >= 0 && feeds(z) &&
+			(!reflect.DeepEqual(z.AllowTransfer, next.Zones[i].AllowTransfer) || !reflect.DeepEqual(z.Notify, next.Zones[i].Notify)) {
+			needsRestart(d.log, "zones[].allow-transfer/notify of "+z.Origin,
+				[][]string{z.AllowTransfer, z.Notify}, [][]string{next.Zones[i].AllowTransfer, next.Zones[i].Notify})
+			next.Zones[i].AllowTransfer, next.Zones[i].Notify = z.AllowTransfer, z.Notify
+		}
+	}
+}
+
+// secondaryZones lists the secondary zones of c as origin → primaries.
+func secondaryZones(c *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, z := range c.Zones {
+		if z.IsSecondary() {
+			out[strings.ToLower(z.Origin)] = z.Primaries
+		}
+	}
+	return out
+}
+
+func slicesIndexZone(zones []config.Zone, origin string) int {
+	for i, z := range zones {
+		if strings.EqualFold(z.Origin, origin) {
+			return i
+		}
+	}
+	return -1
+}
