@@ -97,3 +97,28 @@ func BenchmarkTCP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeWire is a query from the bytes the UDP reader receives to
+// the bytes it writes: parsing (the reader's quick path, or miekg's Unpack),
+// lookup, packing and metrics.
+func BenchmarkServeWire(b *testing.B) {
+	s, _ := newTestServer(b, Options{})
+	h := s.Handler()
+	req := query{name: "www.example.", qtype: dns.TypeA, edns: 1232}.msg()
+	wire, err := req.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		quick *quickQuery
+	}{{"quick", new(quickQuery)}, {"unpack", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := &discardWriter{}
+			b.ReportAllocs()
+			for b.Loop() {
+				h.serveWire(w, wire, false, bc.quick)
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ func (u *udpServer) read() {
 	buf := make([]byte, udpReadSize)
 	oob := make([]byte, oobSize)
 	w := &udpWriter{conn: u.conn, oob: make([]byte, oobSize), pending: &u.pending}
+	var quick quickQuery
 	for {
 		n, oobn, _, addr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -70,7 +71,7 @@ func (u *udpServer) read() {
 		if u.pktinfo {
 			w.reply = replyOOB(w.oob, oob[:oobn])
 		}
-		u.h.serveWire(w, buf[:n], false)
+		u.h.serveWire(w, buf[:n], false, &quick)
 	}
 }
 
@@ -153,8 +154,11 @@ func (w *udpWriter) Hijack()             {}
 
 // serveWire answers one message as read from the wire, as miekg's server
 // does for TCP: the header is checked before anything is unpacked, and
-// what cannot be a query gets a bare FORMERR or NOTIMP, or nothing.
-func (h *Handler) serveWire(w dns.ResponseWriter, b []byte, tcp bool) {
+// what cannot be a query gets a bare FORMERR or NOTIMP, or nothing. With
+// quick, the reader's reusable request, a plain query is parsed without
+// allocating a message; the handler does not keep the request after it
+// returns, so the reader may reuse it for the next datagram.
+func (h *Handler) serveWire(w dns.ResponseWriter, b []byte, tcp bool, quick *quickQuery) {
 	if len(b) < headerSize {
 		h.invalid(b, tcp) // no ID to answer to: dropped
 		return
@@ -177,11 +181,16 @@ func (h *Handler) serveWire(w dns.ResponseWriter, b []byte, tcp bool) {
 		writeBare(w, dh, dns.RcodeNotImplemented)
 		return
 	}
-	req := new(dns.Msg)
-	if err := req.Unpack(b); err != nil {
-		h.invalid(b, tcp)
-		writeBare(w, dh, dns.RcodeFormatError)
-		return
+	var req *dns.Msg
+	if quick != nil && quick.parse(b) {
+		req = &quick.msg
+	} else {
+		req = new(dns.Msg)
+		if err := req.Unpack(b); err != nil {
+			h.invalid(b, tcp)
+			writeBare(w, dh, dns.RcodeFormatError)
+			return
+		}
 	}
 	if u, ok := w.(*udpWriter); ok {
 		h.verifyUDP(u, b, req)
