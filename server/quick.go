@@ -9,7 +9,8 @@ import (
 // quickQuery is a UDP reader's reusable request, filled from the wire
 // without miekg's Unpack for the shape nearly every query has. Unpack
 // allocates the message, its question slice, the name, the OPT record and
-// its options for every datagram; this allocates the name only. Anything
+// its options for every datagram; this allocates nothing for a name it has
+// seen before. Anything
 // unusual is left to Unpack, which then decides what the message means, so
 // the two can never disagree on a query quickQuery accepts (FuzzQuickParse).
 type quickQuery struct {
@@ -18,6 +19,28 @@ type quickQuery struct {
 	opt   dns.OPT
 	extra [1]dns.RR
 	name  []byte
+	names map[string]string // names seen, so a popular one costs no allocation
+}
+
+// maxInterned bounds a reader's interned names. Once full it stops adding:
+// a flood of random names then costs what it would have without it, and
+// nothing more.
+const maxInterned = 4096
+
+// intern returns the string for q.name, allocating only for a name not seen
+// before (m[string(b)] does not allocate).
+func (q *quickQuery) intern() string {
+	if s, ok := q.names[string(q.name)]; ok {
+		return s
+	}
+	s := string(q.name)
+	if q.names == nil {
+		q.names = make(map[string]string)
+	}
+	if len(q.names) < maxInterned {
+		q.names[s] = s
+	}
+	return s
 }
 
 // parse fills q.msg from b and reports whether b is a plain query: one
@@ -102,7 +125,7 @@ func (q *quickQuery) parse(b []byte) bool {
 	if m.Extra != nil {
 		m.Rcode |= q.opt.ExtendedRcode() // as Unpack does (RFC 6891 §6.1.3)
 	}
-	q.q[0] = dns.Question{Name: string(q.name), Qtype: qtype, Qclass: qclass}
+	q.q[0] = dns.Question{Name: q.intern(), Qtype: qtype, Qclass: qclass}
 	m.Question = q.q[:1]
 	return true
 }
