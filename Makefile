@@ -19,10 +19,10 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN       := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 STATICCHECK := $(GOBIN)/staticcheck
 
-# zone/, server/ and resolver/ hold the concurrent code and run with -race;
+# zone/, server/, resolver/ and testbed/ hold the concurrent code and run with -race;
 # everything else (cmd/, which builds and drives the binary) runs without it.
-RACE_PKGS  := ./zone/... ./server/... ./resolver/...
-OTHER_PKGS  = $(shell $(GO) list ./... | grep -v -e '^$(MODULE)/zone' -e '^$(MODULE)/server' -e '^$(MODULE)/resolver')
+RACE_PKGS  := ./zone/... ./server/... ./resolver/... ./testbed/...
+OTHER_PKGS  = $(shell $(GO) list ./... | grep -v -e '^$(MODULE)/zone' -e '^$(MODULE)/server' -e '^$(MODULE)/resolver' -e '^$(MODULE)/testbed')
 
 .PHONY: all build run test lint vet bench fuzz clean
 

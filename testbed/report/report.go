@@ -1,0 +1,194 @@
+// Package report renders the geo testbed's measurements (issue 5): per
+// region and phase the client latencies, the cache hit ratio, the upstream
+// queries per client query, the share sent to the nearest replica and the
+// physical limit, for Meridian and optionally a peer resolver (Unbound).
+// It writes them as text tables for the terminal and as one self-contained
+// HTML file whose SVG plots show where the latency went. It measures
+// nothing itself.
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meridian-dns/meridian/testbed/workload"
+)
+
+// Phase is a phase of the workload.
+type Phase string
+
+// The phases, in the order they run.
+const (
+	Cold   Phase = "cold"    // empty caches
+	Warm   Phase = "warm"    // the same workload again
+	Change Phase = "change"  // after a zone change at a primary
+	CutOff Phase = "cut-off" // with one region's servers cut off
+)
+
+// Report is everything measured in one `meridian testbed -report` run.
+type Report struct {
+	// Title says what was run ("default topology, 30s per phase").
+	Title   string
+	Regions []Region
+}
+
+// Region holds one region's results.
+type Region struct {
+	Name string
+	// PhysicalLimit is the latency no resolver can beat for the cold
+	// workload: per query, the sum of the nearest-replica RTTs of each
+	// zone cut not yet cached, here its median over the cold queries. The
+	// cold ratio compares the cold p50 with it.
+	PhysicalLimit time.Duration
+	// Meridian is the run through Meridian's resolver in this region.
+	Meridian Run
+	// Peer is the same workload through another resolver (Unbound) in
+	// the same region, or nil when there was no comparison.
+	Peer *Run
+}
+
+// Run is one resolver's results in one region.
+type Run struct {
+	// Resolver names it in tables and legends: "meridian", "unbound".
+	Resolver string
+	// Latency holds the client latencies of each phase.
+	Latency map[Phase][]time.Duration
+	// CacheHitRatio is the share of client queries answered from cache.
+	CacheHitRatio float64
+	// UpstreamPerQuery is the number of queries sent to authoritative
+	// servers per client query.
+	UpstreamPerQuery float64
+	// NearestShare is the share of upstream queries sent to the nearest
+	// replica of the zone asked; NaN when the resolver does not say
+	// (Unbound exposes no such count).
+	NearestShare float64
+	// ChangeSeen is how long after the zone change this region's
+	// resolver answered with the new data; 0 when not measured.
+	ChangeSeen time.Duration
+}
+
+// Columns are the headers of the main table, in order.
+func Columns() []string {
+	return []string{"region", "resolver",
+		"cold p50", "cold p90", "cold p99", "warm p50", "warm p90", "warm p99",
+		"hit ratio", "upstream/query", "nearest share", "phys. limit", "cold/limit"}
+}
+
+// PhaseColumns are the headers of the table of the change and cut-off
+// phases, in order.
+func PhaseColumns() []string {
+	return []string{"region", "resolver", "change p50", "change p99", "change seen after", "cut-off p50", "cut-off p99", "cut-off n"}
+}
+
+// runs returns the region's runs, Meridian first.
+func (g *Region) runs() []*Run {
+	if g.Peer != nil {
+		return []*Run{&g.Meridian, g.Peer}
+	}
+	return []*Run{&g.Meridian}
+}
+
+// name is the run's resolver, "meridian" if unset.
+func (r *Run) name() string {
+	if r.Resolver == "" {
+		return "meridian"
+	}
+	return r.Resolver
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// summary summarises a phase's latencies.
+func (r *Run) summary(p Phase) workload.Summary {
+	s := append([]time.Duration(nil), r.Latency[p]...)
+	sortDurations(s)
+	return workload.Summarize(s)
+}
+
+// rows returns the main table's cells, one row per region and resolver.
+func (r *Report) rows() [][]string {
+	var out [][]string
+	for i := range r.Regions {
+		g := &r.Regions[i]
+		for _, run := range g.runs() {
+			cold, warm := run.summary(Cold), run.summary(Warm)
+			ratio := "-"
+			if g.PhysicalLimit > 0 && cold.N > 0 {
+				ratio = fmt.Sprintf("%.2f", float64(cold.P50)/float64(g.PhysicalLimit))
+			}
+			out = append(out, []string{g.Name, run.name(),
+				ms(cold.P50, cold.N), ms(cold.P90, cold.N), ms(cold.P99, cold.N),
+				ms(warm.P50, warm.N), ms(warm.P90, warm.N), ms(warm.P99, warm.N),
+				percent(run.CacheHitRatio), fmt.Sprintf("%.2f", run.UpstreamPerQuery), percent(run.NearestShare),
+				ms(g.PhysicalLimit, boolInt(g.PhysicalLimit > 0)), ratio})
+		}
+	}
+	return out
+}
+
+// phaseRows returns the cells of the change and cut-off table.
+func (r *Report) phaseRows() [][]string {
+	var out [][]string
+	for i := range r.Regions {
+		g := &r.Regions[i]
+		for _, run := range g.runs() {
+			ch, cut := run.summary(Change), run.summary(CutOff)
+			seen := "-"
+			if run.ChangeSeen > 0 {
+				seen = run.ChangeSeen.Round(time.Millisecond).String()
+			}
+			out = append(out, []string{g.Name, run.name(), ms(ch.P50, ch.N), ms(ch.P99, ch.N), seen,
+				ms(cut.P50, cut.N), ms(cut.P99, cut.N), fmt.Sprint(cut.N)})
+		}
+	}
+	return out
+}
+
+// WriteText writes the report as two aligned text tables.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if r.Title != "" {
+		fmt.Fprintf(&b, "%s\n\n", r.Title)
+	}
+	table(&b, Columns(), r.rows())
+	b.WriteString("\n")
+	table(&b, PhaseColumns(), r.phaseRows())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func table(b *strings.Builder, head []string, rows [][]string) {
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+}
+
+// ms formats a latency in milliseconds, "-" when there were no samples.
+func ms(d time.Duration, n int) string {
+	switch {
+	case n == 0:
+		return "-"
+	case d < time.Millisecond: // warm answers: keep the microseconds
+		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func percent(f float64) string {
+	if math.IsNaN(f) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
