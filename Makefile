@@ -60,11 +60,13 @@ $(STATICCHECK):
 # The benchmark scripts are kept with the other benchmark data: auth.sh runs
 # dnsperf against meridian auth, NSD and Knot on one generated zone;
 # resolver.sh against meridian resolver and Unbound on the test hierarchy
-# (it needs root for port 53, and says so and skips without it).
+# (it needs root for port 53, and says so and skips without it); xfr.sh
+# times a full AXFR of 1M names and a 10-record IXFR against Knot.
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./zone/ ./server/
 	MERIDIAN=$(CURDIR)/$(BIN) bash testdata/bench/auth.sh
 	MERIDIAN=$(CURDIR)/$(BIN) bash testdata/bench/resolver.sh
+	MERIDIAN=$(CURDIR)/$(BIN) bash testdata/bench/xfr.sh
 
 # Each fuzz target runs alone: go test -fuzz accepts one target per run.
 # Packages without "func Fuzz" in a test file are not compiled to list them.
