@@ -131,7 +131,11 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	case actDrop:
 		h.metrics.drop(dropResponse)
 	case actWrite:
-		h.write(w, x, start)
+		if t := r.IsTsig(); t != nil {
+			h.writeSigned(w, x, r, t, start)
+		} else {
+			h.write(w, x, start)
+		}
 	case actResolve:
 		if h.resolveMiss(w, x, start) {
 			return // a goroutine answers, and puts x back

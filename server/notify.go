@@ -70,13 +70,12 @@ func tsigError(r *dns.Msg, t *dns.TSIG, err error) *dns.Msg {
 	return m
 }
 
-// verifyUDP verifies the TSIG of a NOTIFY read by the UDP loop, as miekg's
-// server does for TCP, recording the outcome in w for TsigStatus and the
-// request's MAC for signing the answer. Only NOTIFY: transfer requests over
-// UDP are answered with the SOA and need no verification.
+// verifyUDP verifies the TSIG of a signed message read by the UDP loop, as
+// miekg's server does for TCP, recording the outcome in w for TsigStatus
+// and the request's MAC for signing the answer.
 func (h *Handler) verifyUDP(w *udpWriter, wire []byte, r *dns.Msg) {
 	t := r.IsTsig()
-	if t == nil || r.Opcode != dns.OpcodeNotify {
+	if t == nil {
 		return
 	}
 	w.tsigMAC = t.MAC
@@ -86,4 +85,34 @@ func (h *Handler) verifyUDP(w *udpWriter, wire []byte, r *dns.Msg) {
 	}
 	w.tsigProvider = h.xfr.TsigProvider()
 	w.tsigErr = dns.TsigVerifyWithProvider(wire, w.tsigProvider, "", false)
+}
+
+// writeSigned answers a signed query (RFC 8945 §5.3): a request whose TSIG
+// did not verify gets NOTAUTH with the TSIG error instead of its answer;
+// otherwise the answer is signed with the request's key. BIND as a
+// secondary signs its SOA checks and refuses an unsigned answer. Signed
+// queries are rare, so the answer is packed, unpacked and signed by the
+// writer rather than kept on the pooled fast path.
+func (h *Handler) writeSigned(w dns.ResponseWriter, x *exchange, r *dns.Msg, t *dns.TSIG, start time.Time) {
+	err := w.TsigStatus()
+	if h.xfr == nil || h.xfr.TsigProvider() == nil {
+		err = dns.ErrSecret // no key store: no key is known (BADKEY)
+	}
+	if err != nil {
+		h.log.Warn("signed query refused: TSIG did not verify", "remote", clientAddr(w), "key", t.Hdr.Name, "err", err)
+		w.WriteMsg(tsigError(r, t, err)) //nolint:errcheck // nothing more to do for this client
+		return
+	}
+	out, truncated := h.fit(x)
+	resp := new(dns.Msg)
+	if err := resp.Unpack(out); err != nil {
+		h.log.Error("signed answer: repack", "err", err)
+		return
+	}
+	resp.SetTsig(t.Hdr.Name, t.Algorithm, t.Fudge, time.Now().Unix())
+	if err := w.WriteMsg(resp); err != nil {
+		h.log.Debug("write signed response", "remote", clientAddr(w), "err", err)
+		return
+	}
+	h.metrics.observe(x, len(out), truncated, time.Since(start))
 }

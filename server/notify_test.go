@@ -143,3 +143,41 @@ func TestNotifySignedWithoutKeys(t *testing.T) {
 		t.Errorf("unsigned: %v, calls %v", r, rec.calls())
 	}
 }
+
+// TestSignedQuery: a query signed with a known key gets a signed answer
+// (RFC 8945 §5.3), which the client verifies; BIND as a secondary signs its
+// SOA checks and refuses an unsigned answer. A wrong secret gets NOTAUTH
+// with BADSIG instead of the answer.
+func TestSignedQuery(t *testing.T) {
+	t.Parallel()
+	keys := []xfr.Key{{Name: notifyKeyName, Algorithm: dns.HmacSHA256, Secret: notifySecret}}
+	p, err := xfr.NewPrimary(xfr.Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	_, addr := startServer(t, Options{Transfers: p})
+	for _, network := range []string{"udp", "tcp"} {
+		for _, tc := range []struct {
+			secret string
+			rcode  int
+			tsig   uint16
+		}{{notifySecret, dns.RcodeSuccess, dns.RcodeSuccess}, {otherSecret, dns.RcodeNotAuth, dns.RcodeBadSig}} {
+			c := &dns.Client{Net: network, Timeout: 5 * time.Second, TsigSecret: map[string]string{notifyKeyName: tc.secret}}
+			m := new(dns.Msg)
+			m.SetQuestion("example.", dns.TypeSOA)
+			m.SetTsig(notifyKeyName, dns.HmacSHA256, 300, time.Now().Unix())
+			r, _, err := c.Exchange(m, addr) // verifies the answer's signature
+			if tc.rcode == dns.RcodeSuccess && err != nil {
+				t.Fatalf("%s signed SOA: %v", network, err)
+			}
+			if r == nil || r.Rcode != tc.rcode || r.IsTsig() == nil || r.IsTsig().Error != tc.tsig {
+				t.Errorf("%s secret %q: got %v", network, tc.secret, r)
+				continue
+			}
+			if tc.rcode == dns.RcodeSuccess && (len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != dns.TypeSOA) {
+				t.Errorf("%s signed SOA answer: %v", network, r.Answer)
+			}
+		}
+	}
+}
