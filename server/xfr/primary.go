@@ -251,9 +251,13 @@ func (p *Primary) Update(z *zone.Zone) error {
 	}
 	zs.update.Lock()
 	defer zs.update.Unlock()
-	old := zs.cur.Load()
+	// The new version is served before it is journaled: diffing a large
+	// zone takes seconds, and the daemon already answers SOA queries from
+	// it, so transfers must not lag behind. Meanwhile an IXFR from the old
+	// serial finds no journal entry leading to the new one and gets the
+	// whole zone, which RFC 1995 §4 always allows, instead of the old SOA.
+	old := zs.cur.Swap(z)
 	changed, err := p.record(zs, old, z)
-	zs.cur.Store(z)
 	zs.mu.Lock()
 	defer zs.mu.Unlock()
 	if changed || len(zs.history) == 0 {
