@@ -107,7 +107,7 @@ func wantsPrimary(cfg *config.Config) bool {
 }
 
 // feeds reports whether z is served to secondaries.
-func feeds(z config.Zone) bool { return len(z.AllowTransfer) > 0 || len(z.Notify) > 0 }
+func feeds(z config.Zone) bool { return len(z.AllowTransfer) > 0 || len(z.Notify) > 0 || z.NotifyNS }
 
 // newReplication builds the Primary (not yet the Manager: see
 // startSecondaries) and returns the server options it fills.
@@ -126,7 +126,7 @@ func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 		return nil, err
 	}
 	p, err := xfr.NewPrimary(xfr.Options{Keys: keys, DataDir: cfg.DataDir,
-		NotifySource: sourceAddr(cfg.Listen), Logger: log, Registerer: reg})
+		NotifySource: sourceOr(cfg.NotifySource, cfg.Listen), Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, 
 		Dir: cfg.DataDir,
 		Limits: secondary.Limits{MinRefresh: t.MinRefresh, MaxRefresh: t.MaxRefresh,
 			MinRetry: t.MinRetry, MaxRetry: t.MaxRetry, MinExpire: t.MinExpire, MaxExpire: t.MaxExpire},
-		Source: sourceAddr(cfg.Listen),
+		Source: sourceOr(cfg.TransferSource, cfg.Listen),
 		// The Primary keeps the journal of a zone fed downstream, from the
 		// versions published (xfr.Primary.Update); none is needed here.
 		NoJournal:  true,
@@ -263,7 +263,7 @@ func (r *replication) close() {
 
 // zoneConfig maps a zone's allow-transfer and notify to xfr's form.
 func zoneConfig(z config.Zone) (xfr.ZoneConfig, error) {
-	var zc xfr.ZoneConfig
+	zc := xfr.ZoneConfig{NotifyNS: z.NotifyNS}
 	for _, s := range z.AllowTransfer {
 		if p, err := config.ParsePrefix(s); err == nil {
 			zc.ACL.Prefixes = append(zc.ACL.Prefixes, p)
@@ -308,6 +308,14 @@ func secondaryZone(cfg *config.Config, z config.Zone) (secondary.Zone, error) {
 		sz.Primaries = append(sz.Primaries, sp)
 	}
 	return sz, nil
+}
+
+// sourceOr is the configured source address (validated), or sourceAddr's.
+func sourceOr(configured string, listen []string) netip.Addr {
+	if a, err := netip.ParseAddr(configured); err == nil {
+		return a
+	}
+	return sourceAddr(listen)
 }
 
 // sourceAddr is the address NOTIFYs and transfer requests leave from: the

@@ -4,30 +4,71 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/zone"
 )
 
 // startNotify begins a NOTIFY round for a new serial of zs (RFC 1996 §3.6:
 // notify the secondaries whenever the zone changes). A round still retrying
 // for an older serial is cancelled: the new NOTIFY supersedes it. zs.mu is
 // held.
-func (p *Primary) startNotify(zs *zoneState, soa *dns.SOA) {
+func (p *Primary) startNotify(zs *zoneState, z *zone.Zone) {
 	if zs.notify != nil {
 		zs.notify()
 		zs.notify = nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(zs.cfg.Notify) == 0 || p.closed {
+	targets := zs.cfg.Notify
+	if zs.cfg.NotifyNS {
+		targets = nsTargets(z, zs.cfg, p.opts.NotifySource)
+	}
+	if len(targets) == 0 || p.closed {
 		return
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
 	zs.notify = cancel
-	for _, t := range zs.cfg.Notify {
+	soa := z.SOA()
+	for _, t := range targets {
 		p.wg.Go(func() { p.notify(ctx, zs.origin, soa, t) })
 	}
+}
+
+// nsTargets adds to the configured targets the zone's name servers (RFC
+// 1996 §3.3): the in-zone addresses of its NS targets, leaving out the
+// primary in the SOA MNAME, our own source address and addresses already
+// listed.
+func nsTargets(z *zone.Zone, cfg ZoneConfig, self netip.Addr) []Target {
+	targets := slices.Clone(cfg.Notify)
+	port := cfg.NotifyNSPort
+	if port == 0 {
+		port = 53
+	}
+	_, addrs := z.ApexNS()
+	for _, rr := range addrs {
+		if strings.EqualFold(rr.Header().Name, z.SOA().Ns) {
+			continue
+		}
+		var a netip.Addr
+		switch v := rr.(type) {
+		case *dns.A:
+			a, _ = netip.AddrFromSlice(v.A.To4())
+		case *dns.AAAA:
+			a, _ = netip.AddrFromSlice(v.AAAA)
+		}
+		t := Target{Addr: netip.AddrPortFrom(a, port)}
+		if !a.IsValid() || a == self || slices.ContainsFunc(targets, func(o Target) bool { return o.Addr == t.Addr }) {
+			continue
+		}
+		targets = append(targets, t)
+	}
+	return targets
 }
 
 // notify sends NOTIFY to t until it is acknowledged, at most

@@ -2,6 +2,7 @@ package xfr_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/server/xfr"
+	"github.com/meridian-dns/meridian/zone"
 )
 
 // fakeSecondary answers NOTIFY on UDP: the first fail NOTIFYs get SERVFAIL,
@@ -34,7 +36,12 @@ type notified struct {
 
 func newFakeSecondary(t testing.TB, fail int, key *xfr.Key) *fakeSecondary {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return newFakeSecondaryAt(t, "127.0.0.1:0", fail, key)
+}
+
+func newFakeSecondaryAt(t testing.TB, addr string, fail int, key *xfr.Key) *fakeSecondary {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +188,44 @@ func TestNoLeaks(t *testing.T) {
 		}
 	})
 	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestNotifyNS: with NotifyNS the zone's own name servers are notified at
+// the addresses the zone gives them, except the primary named in the SOA
+// MNAME (RFC 1996 §3.3).
+func TestNotifyNS(t *testing.T) {
+	t.Parallel()
+	mname := newFakeSecondaryAt(t, "127.0.0.2:0", 0, nil)
+	port := mname.addr.Port()
+	other := newFakeSecondaryAt(t, fmt.Sprintf("127.0.0.3:%d", port), 0, nil)
+	z := makeZoneNS(t, 1)
+	s := newSetup(t, notifyOptions(), xfr.ZoneConfig{ACL: allowLoopback, NotifyNS: true, NotifyNSPort: port}, z)
+	eventually(t, "NOTIFY to ns-b", func() bool { return len(other.notifies()) == 1 })
+	if err := s.p.Close(); err != nil { // waits for every NOTIFY sent
+		t.Fatal(err)
+	}
+	if n := len(mname.notifies()); n != 0 {
+		t.Errorf("the SOA MNAME server got %d NOTIFYs", n)
+	}
+}
+
+// makeZoneNS is example. with two in-zone name servers, the first of which
+// the SOA names as the primary.
+func makeZoneNS(t testing.TB, s uint32) *zone.Zone {
+	t.Helper()
+	var rrs []dns.RR
+	for _, l := range []string{
+		fmt.Sprintf("example. 3600 IN SOA ns-a.example. host.example. %d 3600 600 86400 300", s),
+		"example. 3600 IN NS ns-a.example.",
+		"example. 3600 IN NS ns-b.example.",
+		"ns-a.example. 3600 IN A 127.0.0.2",
+		"ns-b.example. 3600 IN A 127.0.0.3",
+	} {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rrs = append(rrs, rr)
+	}
+	return zone.New(origin, rrs)
 }

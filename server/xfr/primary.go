@@ -93,6 +93,13 @@ type ZoneConfig struct {
 	ACL ACL
 	// Notify lists the secondaries told of each new serial (RFC 1996 §3.6).
 	Notify []Target
+	// NotifyNS also tells the zone's own name servers, as RFC 1996 §3.3
+	// describes: every NS target but the primary named in the SOA MNAME,
+	// at the addresses the zone itself gives for it (targets outside the
+	// zone have none here and are skipped). Default false.
+	NotifyNS bool
+	// NotifyNSPort is the port of those servers. Default 53.
+	NotifyNSPort uint16
 }
 
 // Target is a secondary to NOTIFY: its address and, optionally, the name
@@ -267,7 +274,7 @@ func (p *Primary) Update(z *zone.Zone) error {
 		}
 	}
 	if changed {
-		p.startNotify(zs, z.SOA())
+		p.startNotify(zs, z)
 	}
 	return err
 }

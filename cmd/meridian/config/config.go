@@ -58,6 +58,15 @@ type Config struct {
 	// with the whole zone; required when any zone is a secondary.
 	DataDir string `yaml:"data-dir"`
 
+	// NotifySource is the address NOTIFYs leave from, and TransferSource
+	// the one SOA checks and transfer requests leave from, as BIND's
+	// notify-source and transfer-source: peers accept a NOTIFY only from
+	// an address they know as the primary, and on a host with many
+	// addresses the kernel may pick another. Default "": the first listen
+	// address when it is a specific one, else the kernel's choice.
+	NotifySource   string `yaml:"notify-source"`
+	TransferSource string `yaml:"transfer-source"`
+
 	// TSIGKeys are the TSIG keys (RFC 8945) that allow-transfer, notify and
 	// primaries name. Default none.
 	TSIGKeys []TSIGKey `yaml:"tsig-keys"`
@@ -97,6 +106,11 @@ type Zone struct {
 	// serial changes, each ADDR[:PORT][@KEYNAME] (port 53 by default;
 	// signed with the key when named). Default none.
 	Notify []string `yaml:"notify"`
+	// NotifyNS also sends NOTIFY to the zone's own name servers (RFC 1996
+	// §3.3): the addresses the zone gives its NS targets, on port 53, except
+	// the primary named in the SOA MNAME. Targets outside the zone have no
+	// address here and are skipped. Default false.
+	NotifyNS bool `yaml:"notify-ns"`
 	// Primaries lists the servers a secondary zone is transferred from,
 	// tried in order, each ADDR[:PORT][@KEYNAME]; with a key, SOA queries
 	// and transfers are signed with it and a NOTIFY from that primary must

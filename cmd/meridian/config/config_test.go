@@ -101,7 +101,7 @@ func TestLoadBad(t *testing.T) {
 		line int    // 0: no line expected
 		want string // substring of the message
 	}{
-		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: data-dir, listen, log, metrics, minimal-responses, resolver, secondary, tcp, tsig-keys, udp-size, zones`},
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: data-dir, listen, log, metrics, minimal-responses, notify-source, resolver, secondary, tcp, transfer-source, tsig-keys, udp-size, zones`},
 		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
 		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
 		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
@@ -137,6 +137,7 @@ func TestLoadBad(t *testing.T) {
 		{"cache-size.yaml", 3, `resolver.cache.size: 0: want 1 or more`},
 		{"repl-unknown-key.yaml", 4, `zones[0].allow-transfer[1]: "xfr-key" is neither an address prefix nor a key in tsig-keys`},
 		{"repl-bad-prefix.yaml", 5, `zones[0].allow-transfer[0]: "10.1.2.3/8" has bits set after the prefix length`},
+		{"repl-bad-source.yaml", 3, `transfer-source: "not-an-address" is not an IP address`},
 		{"repl-no-primaries.yaml", 3, `zones[0].primaries: missing; a secondary zone needs at least one primary`},
 		{"repl-secondary-file.yaml", 5, `zones[0].file: a secondary zone has no file`},
 		{"repl-no-data-dir.yaml", 0, `data-dir: missing; secondary zones are stored in the data directory`},
@@ -282,7 +283,7 @@ func TestFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.Equal(c.Listen, tt.listen) || c.Metrics != tt.metrics || !reflect.DeepEqual(c.Zones, tt.zones) {
-				t.Errorf("got listen %q metrics %q zones %q\nwant listen %q metrics %q zones %q",
+				t.Errorf("got listen %+v metrics %+v zones %+v\nwant listen %+v metrics %+v zones %+v",
 					c.Listen, c.Metrics, c.Zones, tt.listen, tt.metrics, tt.zones)
 			}
 		})

@@ -190,6 +190,11 @@ func (c *Config) checkReplication() []error {
 	if secondaries > 0 && c.DataDir == "" {
 		add(c.errAt("data-dir", nil, "missing; secondary zones are stored in the data directory"))
 	}
+	for key, v := range map[string]string{"notify-source": c.NotifySource, "transfer-source": c.TransferSource} {
+		if _, err := netip.ParseAddr(v); v != "" && err != nil {
+			add(c.errAt(key, nil, "%q is not an IP address", v))
+		}
+	}
 	if c.DataDir != "" {
 		if st, err := os.Stat(c.DataDir); err == nil && !st.IsDir() {
 			add(c.errAt("data-dir", nil, "%s is not a directory", c.DataDir))
