@@ -95,9 +95,11 @@ type Replica struct {
 	Address string `yaml:"address"`
 }
 
-func (r *Replica) setScalar(s string) { r.Region = s }
+// SetScalar takes "us-east" as short for {region: us-east} (strictyaml.ScalarSetter).
+func (r *Replica) SetScalar(s string) { r.Region = s }
 
-func (z *Zone) setDefaults() { z.TTL = 5 * time.Minute }
+// SetDefaults gives a zone listed in a file its defaults (strictyaml.Defaulter).
+func (z *Zone) SetDefaults() { z.TTL = 5 * time.Minute }
 
 // Client is a group of clients in one region asking their resolver.
 type Client struct {
@@ -117,7 +119,8 @@ type Client struct {
 	Seed uint64 `yaml:"seed"`
 }
 
-func (c *Client) setDefaults() {
+// SetDefaults gives a client group listed in a file its defaults (strictyaml.Defaulter).
+func (c *Client) SetDefaults() {
 	*c = Client{Count: 1, Distribution: "zipf", Exponent: 1, NXShare: 0.05, Seed: 1}
 }
 

@@ -146,8 +146,8 @@ func TestBad(t *testing.T) {
 	tests := []struct {
 		name, old, new, want string
 	}{
-		{"unknown key", "port: 5300", "port: 5300\nspeed: 1", "bad.yaml:2: unknown key \"speed\" in the topology"},
-		{"unknown key nested", "    names: 3", "    names: 3\n    colour: red", "bad.yaml:13: unknown key \"colour\" in zones[1]"},
+		{"unknown key", "port: 5300", "port: 5300\nspeed: 1", "bad.yaml:2: speed: unknown key \"speed\" in the topology"},
+		{"unknown key nested", "    names: 3", "    names: 3\n    colour: red", "bad.yaml:13: zones[1].colour: unknown key \"colour\" in zones[1]"},
 		{"bad duration", "{a: 2ms, b: 40ms}", "{a: 2ms, b: far}", "bad.yaml:4: regions[0].rtt.b: want a duration"},
 		{"unknown region primary", "primary: b", "primary: c", "bad.yaml:13: zone \"x.\": unknown region \"c\" for the primary"},
 		{"unknown region secondary", "secondaries: [b]", "secondaries: [b, mars]", "bad.yaml:10: zone \".\": unknown region \"mars\" for a secondary"},

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-dns/meridian/internal/strictyaml"
 )
 
 // dir holds the config test files; zone paths in them are relative to it.
@@ -416,7 +418,7 @@ func keys() []string {
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for i := range t.NumField() {
-			name := yamlName(t.Field(i))
+			name := strictyaml.Name(t.Field(i))
 			if name == "" {
 				continue
 			}

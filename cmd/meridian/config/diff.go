@@ -3,6 +3,8 @@ package config
 import (
 	"reflect"
 	"strings"
+
+	"github.com/meridian-dns/meridian/internal/strictyaml"
 )
 
 // Changed lists the keys, named as in the file ("resolver.cache.max-ttl"),
@@ -17,7 +19,7 @@ func Changed(prefix string, a, b any) []string {
 func changed(path string, a, b reflect.Value, out []string) []string {
 	if a.Kind() == reflect.Struct {
 		for i := range a.NumField() {
-			name := yamlName(a.Type().Field(i))
+			name := strictyaml.Name(a.Type().Field(i))
 			if name == "" {
 				continue
 			}
@@ -40,7 +42,7 @@ func Lookup(v any, key string) any {
 		if rv.Kind() != reflect.Struct {
 			return nil
 		}
-		i, ok := yamlFields(rv.Type())[name]
+		i, ok := strictyaml.Fields(rv.Type())[name]
 		if !ok {
 			return nil
 		}
