@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -48,6 +49,14 @@ type Options struct {
 	// Start fails when it is empty (a Server without addresses can still
 	// answer through Handler).
 	Listen []string
+
+	// PacketConns and Listeners are sockets served as they are, besides
+	// Listen: the geo testbed hands in sockets wrapped to emulate the
+	// latency between regions. A PacketConn that is not a kernel UDP
+	// socket is served without IP_PKTINFO. The server closes them at
+	// Shutdown. Default none.
+	PacketConns []net.PacketConn
+	Listeners   []net.Listener
 
 	// UDPSize is the EDNS UDP payload size advertised in responses and the
 	// most sent over UDP; a client's smaller size is honoured (never below

@@ -156,12 +156,13 @@ func (s *Server) Start(ctx context.Context) error {
 	switch {
 	case s.started || s.stopped:
 		return errors.New("server: already started")
-	case len(s.opts.Listen) == 0:
+	case len(s.opts.Listen) == 0 && len(s.opts.PacketConns) == 0 && len(s.opts.Listeners) == 0:
 		return errors.New("server: no listen address")
 	}
 	s.started = true
-	ready := make(chan struct{}, len(s.opts.Listen))
-	failed := make(chan error, len(s.opts.Listen))
+	n := len(s.opts.Listen) + len(s.opts.Listeners)
+	ready := make(chan struct{}, n)
+	failed := make(chan error, n)
 	for _, addr := range s.opts.Listen {
 		ln, pc, err := bind(ctx, addr)
 		if err != nil {
@@ -171,9 +172,21 @@ func (s *Server) Start(ctx context.Context) error {
 		ll := newLimitListener(ln, s.slots, s.opts.TCPIdleTimeout, s.metrics)
 		s.listeners = append(s.listeners, ll)
 		s.addrs = append(s.addrs, pc.LocalAddr(), ln.Addr())
-		u := newUDPServer(pc.(*net.UDPConn), s.handler)
+		u := newUDPServer(pc, s.handler)
 		u.start() // ready at once: the socket is bound and queues datagrams
 		s.udp = append(s.udp, u)
+		s.serve(s.tcpServer(ll, ready), failed)
+	}
+	for _, pc := range s.opts.PacketConns {
+		u := newUDPServer(pc, s.handler)
+		u.start()
+		s.udp = append(s.udp, u)
+		s.addrs = append(s.addrs, pc.LocalAddr())
+	}
+	for _, ln := range s.opts.Listeners {
+		ll := newLimitListener(ln, s.slots, s.opts.TCPIdleTimeout, s.metrics)
+		s.listeners = append(s.listeners, ll)
+		s.addrs = append(s.addrs, ln.Addr())
 		s.serve(s.tcpServer(ll, ready), failed)
 	}
 	for range s.servers {

@@ -28,7 +28,8 @@ import (
 // answer on the same socket: a UDP socket's writes are safe from several
 // goroutines, each datagram whole.
 type udpServer struct {
-	conn    *net.UDPConn
+	pc      net.PacketConn // the socket
+	conn    *net.UDPConn   // pc when it is a kernel UDP socket: the fast path; else nil
 	h       *Handler
 	pktinfo bool // bound to a wildcard address: reply from the address asked
 	closing atomic.Bool
@@ -36,10 +37,17 @@ type udpServer struct {
 	pending sync.WaitGroup // resolutions answered off the readers
 }
 
-func newUDPServer(conn *net.UDPConn, h *Handler) *udpServer {
-	u := &udpServer{conn: conn, h: h}
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
-		u.pktinfo = enablePktinfo(conn)
+// newUDPServer serves pc. A kernel UDP socket gets the fast path (one
+// recvmsg per query, IP_PKTINFO on wildcard binds); any other PacketConn,
+// such as the testbed's latency-emulating wrapper, is read and written
+// through the PacketConn interface.
+func newUDPServer(pc net.PacketConn, h *Handler) *udpServer {
+	u := &udpServer{pc: pc, h: h}
+	if conn, ok := pc.(*net.UDPConn); ok {
+		u.conn = conn
+		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
+			u.pktinfo = enablePktinfo(conn)
+		}
 	}
 	return u
 }
@@ -53,6 +61,10 @@ func (u *udpServer) start() {
 }
 
 func (u *udpServer) read() {
+	if u.conn == nil {
+		u.readPacketConn()
+		return
+	}
 	buf := make([]byte, udpReadSize)
 	oob := make([]byte, oobSize)
 	w := &udpWriter{conn: u.conn, oob: make([]byte, oobSize), pending: &u.pending}
@@ -75,12 +87,39 @@ func (u *udpServer) read() {
 	}
 }
 
+// readPacketConn is read for a PacketConn that is not a kernel UDP socket.
+func (u *udpServer) readPacketConn() {
+	buf := make([]byte, udpReadSize)
+	w := &udpWriter{pc: u.pc, pending: &u.pending}
+	var quick quickQuery
+	for {
+		n, from, err := u.pc.ReadFrom(buf)
+		if err != nil {
+			if u.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			u.h.log.Debug("UDP read", "err", err)
+			continue
+		}
+		addr, err := netip.ParseAddrPort(from.String())
+		if ua, ok := from.(*net.UDPAddr); ok {
+			addr, err = ua.AddrPort(), nil
+		}
+		if err != nil {
+			continue
+		}
+		w.addr = addr
+		w.tsigErr, w.tsigMAC, w.tsigProvider = nil, "", nil
+		u.h.serveWire(w, buf[:n], false, &quick)
+	}
+}
+
 // shutdown stops reading and waits for the queries being answered, those
 // handed off to goroutines included, or for ctx to end; then it closes the
 // socket. The caller ends the resolutions when ctx ends (Server.Shutdown).
 func (u *udpServer) shutdown(ctx context.Context) error {
 	u.closing.Store(true)
-	u.conn.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
+	u.pc.SetReadDeadline(time.Unix(1, 0)) // wakes the readers
 	done := make(chan struct{})
 	go func() {
 		u.readers.Wait()
@@ -94,7 +133,7 @@ func (u *udpServer) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	u.conn.Close()
+	u.pc.Close()
 	<-done // a reader ends at its next write or read once closed
 	return err
 }
@@ -102,6 +141,7 @@ func (u *udpServer) shutdown(ctx context.Context) error {
 // udpWriter is the dns.ResponseWriter of a UDP reader, reused for every
 // query it reads.
 type udpWriter struct {
+	pc      net.PacketConn // set, with conn nil, for a PacketConn that is not a kernel socket
 	conn    *net.UDPConn
 	addr    netip.AddrPort
 	oob     []byte          // buffer for reply
@@ -119,13 +159,21 @@ type udpWriter struct {
 // after the reader has moved on to the next datagram, which reuses w and
 // its buffers.
 func (w *udpWriter) detach() *udpWriter {
-	return &udpWriter{conn: w.conn, addr: w.addr, reply: bytes.Clone(w.reply)}
+	return &udpWriter{pc: w.pc, conn: w.conn, addr: w.addr, reply: bytes.Clone(w.reply)}
 }
 
-func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *udpWriter) LocalAddr() net.Addr {
+	if w.conn == nil {
+		return w.pc.LocalAddr()
+	}
+	return w.conn.LocalAddr()
+}
 func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.addr) }
 
 func (w *udpWriter) Write(b []byte) (int, error) {
+	if w.conn == nil {
+		return w.pc.WriteTo(b, net.UDPAddrFromAddrPort(w.addr))
+	}
 	n, _, err := w.conn.WriteMsgUDPAddrPort(b, w.reply, w.addr)
 	return n, err
 }
