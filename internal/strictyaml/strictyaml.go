@@ -45,6 +45,22 @@ type ScalarSetter interface{ SetScalar(s string) }
 // zero value; they are set before the element's keys are decoded.
 type Defaulter interface{ SetDefaults() }
 
+// Errors lists the errors inside err, which Decode returns joined (and
+// nested), so that a caller can turn each *Error into its own type.
+func Errors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, Errors(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
 // Document parses data as exactly one YAML document and returns its root
 // node, or nil when the document is empty or only comments. A second
 // document is an *Error on its line.

@@ -94,3 +94,15 @@ func TestDocument(t *testing.T) {
 		t.Errorf("two documents: %v", err)
 	}
 }
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	a, b, c := errors.New("a"), errors.New("b"), errors.New("c")
+	got := Errors(errors.Join(a, errors.Join(b, c)))
+	if len(got) != 3 || got[0] != a || got[1] != b || got[2] != c {
+		t.Errorf("Errors = %v", got)
+	}
+	if Errors(nil) != nil {
+		t.Errorf("Errors(nil) not empty")
+	}
+}

@@ -29,7 +29,7 @@ func fileErrors(file string, err error) error {
 		return nil
 	}
 	var out []error
-	for _, e := range flatten(err) {
+	for _, e := range strictyaml.Errors(err) {
 		var se *strictyaml.Error
 		switch {
 		case errors.As(e, &se) && se.Path != "":
@@ -41,16 +41,4 @@ func fileErrors(file string, err error) error {
 		}
 	}
 	return errors.Join(out...)
-}
-
-// flatten lists the errors inside nested errors.Join results.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

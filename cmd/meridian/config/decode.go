@@ -27,7 +27,7 @@ func fileErrors(file string, err error) error {
 		return nil
 	}
 	var out []error
-	for _, e := range flatten(err) {
+	for _, e := range strictyaml.Errors(err) {
 		var se *strictyaml.Error
 		if errors.As(e, &se) {
 			out = append(out, &Error{File: file, Line: se.Line, Key: se.Path, Msg: se.Msg})
@@ -36,18 +36,6 @@ func fileErrors(file string, err error) error {
 		}
 	}
 	return errors.Join(out...)
-}
-
-// flatten lists the errors inside nested errors.Join results.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 func join(path, key string) string {
