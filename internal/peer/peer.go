@@ -204,13 +204,24 @@ func start(tb testing.TB, f flavour, o Options) *Server {
 var errExited = errors.New("exited before it answered")
 
 func launch(tb testing.TB, f flavour, bin string, o Options) (*Server, error) {
-	dir, err := os.MkdirTemp(tb.TempDir(), f.name)
-	if err != nil {
-		return nil, fmt.Errorf("peer: %w", err)
-	}
 	port, err := FreePort(o.Addr)
 	if err != nil {
 		return nil, err
+	}
+	origins := make([]string, len(o.Zones))
+	for i, z := range o.Zones {
+		origins[i] = z.Origin
+	}
+	return launchAt(tb, f, bin, o, port, origins)
+}
+
+// launchAt starts f's binary on port in a temporary directory of its own,
+// in a process group of its own, stopped at Cleanup, and waits until each
+// of origins answers its SOA.
+func launchAt(tb testing.TB, f flavour, bin string, o Options, port int, origins []string) (*Server, error) {
+	dir, err := os.MkdirTemp(tb.TempDir(), f.name)
+	if err != nil {
+		return nil, fmt.Errorf("peer: %w", err)
 	}
 	args, err := f.config(dir, o.Addr, port, o)
 	if err != nil {
@@ -239,11 +250,6 @@ func launch(tb testing.TB, f flavour, bin string, o Options) (*Server, error) {
 		close(s.done)
 	}()
 	tb.Cleanup(s.Stop)
-
-	origins := make([]string, len(o.Zones))
-	for i, z := range o.Zones {
-		origins[i] = z.Origin
-	}
 	if err := WaitSOA(s.Addr, origins, o.Timeout, s.done); err != nil {
 		s.Stop()
 		if errors.Is(err, errExited) {

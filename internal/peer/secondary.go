@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,7 +116,7 @@ func startXfr(tb testing.TB, f flavour, o XfrOptions) *Server {
 		if o.Port == 0 {
 			s, err = launch(tb, f, bin, po)
 		} else {
-			s, err = launchAt(tb, f, bin, po, o.Port)
+			s, err = launchAt(tb, f, bin, po, o.Port, []string{po.Zones[0].Origin})
 		}
 		if err == nil {
 			return s
@@ -332,44 +331,4 @@ zone:
 		}
 		return []string{"-c", conf}, nil
 	}
-}
-
-// launchAt is launch on a given port (the caller's to choose free): the
-// same temporary directory, process group, readiness wait and Cleanup.
-func launchAt(tb testing.TB, f flavour, bin string, o Options, port int) (*Server, error) {
-	dir, err := os.MkdirTemp(tb.TempDir(), f.name)
-	if err != nil {
-		return nil, fmt.Errorf("peer: %w", err)
-	}
-	args, err := f.config(dir, o.Addr, port, o)
-	if err != nil {
-		return nil, fmt.Errorf("peer: %s: %w", f.name, err)
-	}
-	s := &Server{
-		Name: f.name,
-		Addr: net.JoinHostPort(o.Addr, strconv.Itoa(port)),
-		Dir:  dir,
-		out:  &syncBuffer{},
-		done: make(chan struct{}),
-	}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	began := time.Now()
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("peer: %s: %w", f.name, err)
-	}
-	s.PID = s.cmd.Process.Pid
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	tb.Cleanup(s.Stop)
-	if err := WaitSOA(s.Addr, []string{o.Zones[0].Origin}, o.Timeout, s.done); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("peer: %s on %s: %w; output:\n%s", f.name, s.Addr, err, s.Output())
-	}
-	s.Ready = time.Since(began)
-	return s, nil
 }
