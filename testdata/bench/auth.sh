@@ -40,6 +40,10 @@ HZ=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meridian-bench.XXXXXX")
 declare -A PID PORT
 
+BENCH="bench"
+# shellcheck source=testdata/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 cleanup() {
 	local s
 	for s in "${!PID[@]}"; do
@@ -50,18 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
 
-need() { # need BINARY: path, or empty (skip) / die (MERIDIAN_REQUIRE_PEERS=1)
-	local p
-	p=$(PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin" command -v "$1" || true)
-	if [[ -z $p && ${MERIDIAN_REQUIRE_PEERS:-} == 1 ]]; then
-		die "$1 not found (MERIDIAN_REQUIRE_PEERS=1)"
-	fi
-	[[ -z $p ]] && log "bench: $1 not found; skipping what needs it"
-	printf '%s' "$p"
-}
 
 DNSPERF=$(need dnsperf)
 DIG=$(need dig)
@@ -74,15 +67,7 @@ if (($(nproc) < 2)); then
 	CLIENT_CPU=$SERVER_CPU
 fi
 
-free_port() { # a port free for UDP and TCP on 127.0.0.1
-	local p=$((20000 + RANDOM % 20000))
-	while ss -Hlntu | awk '{print $5}' | grep -q ":$p\$"; do
-		p=$((p + 1))
-	done
-	printf '%d' "$p"
-}
 
-now_ns() { date +%s%N; }
 
 # wait_soa PORT TIMEOUT_S PID: poll until the zone's SOA answers
 # authoritatively; give up when PID has exited.
@@ -194,20 +179,7 @@ stop_server() {
 	wait "$pid" 2>/dev/null || true
 }
 
-group_pids() { # every process in the process group of $1
-	ps -e -o pid=,pgid= | awk -v g="$1" '$2 == g {print $1}'
-}
 
-cpu_ticks() { # utime+stime summed over the process group of $1
-	local sum=0 p stat rest
-	for p in $(group_pids "$1"); do
-		stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		rest=${stat##*) }
-		read -r -a f <<<"$rest"
-		sum=$((sum + f[11] + f[12]))
-	done
-	printf '%d' "$sum"
-}
 
 mem_kb() { # "PSS_KB HWM_KB": proportional set size summed over the group
 	# (NSD's forked server shares the zone with its parent; summing RSS
@@ -268,15 +240,7 @@ for s in "${RUN[@]}"; do
 	stop_server "$s"
 done
 
-RATE=${BENCH_RATE:-}
-if [[ -z $RATE ]]; then
-	min=
-	for s in "${RUN[@]}"; do
-		if [[ -z $min ]] || ((QPS[$s] < min)); then min=${QPS[$s]}; fi
-	done
-	RATE=$(((min / 4) / 1000 * 1000))
-	((RATE >= 1000)) || RATE=1000
-fi
+RATE=$(fixed_rate "${QPS[@]}")
 
 for s in "${RUN[@]}"; do
 	start_server "$s" "$WORK/zone.db" || die "$s failed to start"
@@ -292,7 +256,6 @@ for s in "${RUN[@]}"; do
 	stop_server "$s"
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f", a / b }'; }
 
 printf '\nAuthoritative benchmark: %d-name zone, %d-line mixed query file (zonegen seed %d),\n' "$NAMES" 200000 "$SEED"
 printf 'servers on core %s with one worker, dnsperf on core %s, %ss per run, %d cores, %s\n\n' \

@@ -53,19 +53,12 @@ HIER=testdata/zones/hier
 UNBOUND_MSG_CACHE=32m
 UNBOUND_RRSET_CACHE=64m
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+BENCH="bench"
+# shellcheck source=testdata/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 skip() { log "bench: resolver benchmark skipped: $*"; exit 0; }
 
-need() { # need BINARY: path, or empty (skip) / die (MERIDIAN_REQUIRE_PEERS=1)
-	local p
-	p=$(PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin" command -v "$1" || true)
-	if [[ -z $p && ${MERIDIAN_REQUIRE_PEERS:-} == 1 ]]; then
-		die "$1 not found (MERIDIAN_REQUIRE_PEERS=1)"
-	fi
-	[[ -z $p ]] && log "bench: $1 not found; skipping what needs it"
-	printf '%s' "$p"
-}
 
 # Root is a privilege, not a peer: skipped even with MERIDIAN_REQUIRE_PEERS=1.
 (($(id -u) == 0)) || skip "needs root for a network namespace whose port 53 the hierarchy can use"
@@ -298,16 +291,6 @@ for r in $RESOLVERS; do
 done
 ((${#RUN[@]} > 0)) || die "no resolver to benchmark"
 
-cpu_ticks() { # utime+stime summed over the process group of $1
-	local sum=0 p stat rest
-	for p in $(ps -e -o pid=,pgid= | awk -v g="$1" '$2 == g {print $1}'); do
-		stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		rest=${stat##*) }
-		read -r -a f <<<"$rest"
-		sum=$((sum + f[11] + f[12]))
-	done
-	printf '%d' "$sum"
-}
 
 # warm_up NAME: start NAME and ask every name twice, so that the timed run
 # finds them all in the cache (TTLs are 300s, far longer than a run).
@@ -350,15 +333,7 @@ done
 
 # CPU per query at one fixed rate for all, well below saturation, as
 # auth.sh measures the authoritative servers.
-RATE=${BENCH_RATE:-}
-if [[ -z $RATE ]]; then
-	min=
-	for r in "${RUN[@]}"; do
-		if [[ -z $min ]] || ((QPS[$r] < min)); then min=${QPS[$r]}; fi
-	done
-	RATE=$(((min / 4) / 1000 * 1000))
-	((RATE >= 1000)) || RATE=1000
-fi
+RATE=$(fixed_rate "${QPS[@]}")
 for r in "${RUN[@]}"; do
 	warm_up "$r"
 	log "bench: $r: warm cache, fixed rate $RATE q/s, ${SECONDS_PER_RUN}s"
@@ -373,7 +348,6 @@ for r in "${RUN[@]}"; do
 	stop_resolver "$r"
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "-"; else printf "%.2f", a / b }'; }
 
 printf '\nResolver benchmark: testdata/zones/hier + %d generated zones under org., %d names\n' "$ZONES" "$NAMES"
 printf '(each zone: 2 A, 1 AAAA, 1 NXDOMAIN), servers on port 53 in a network namespace.\n'

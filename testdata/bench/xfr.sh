@@ -30,11 +30,10 @@ ORIGIN=xfrbench.test.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meridian-xfrbench.XXXXXX")
 declare -A PID PORT
 
-log() { printf '%s\n' "$*" >&2; }
-die() {
-	log "xfr bench: $*"
-	exit 1
-}
+
+BENCH="xfr bench"
+# shellcheck source=testdata/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_server() {
 	local name=$1 pid=${PID[$1]:-}
@@ -62,30 +61,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need() { # need BINARY: its path, or empty (skip) / die (MERIDIAN_REQUIRE_PEERS=1)
-	local p
-	p=$(PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin" command -v "$1" || true)
-	if [[ -z $p && ${MERIDIAN_REQUIRE_PEERS:-} == 1 ]]; then
-		die "$1 not found (MERIDIAN_REQUIRE_PEERS=1)"
-	fi
-	[[ -z $p ]] && log "xfr bench: $1 not found; skipping what needs it"
-	printf '%s' "$p"
-}
 
 DIG=$(need dig)
 [[ -n $DIG ]] || die "dig is required (apt-get install bind9-dnsutils)"
 KNOTD=$(need knotd)
 KNOTC=$(need knotc)
 
-free_port() { # a port free for UDP and TCP on 127.0.0.1
-	local p=$((20000 + RANDOM % 20000))
-	while ss -Hlntu | awk '{print $5}' | grep -q ":$p\$"; do
-		p=$((p + 1))
-	done
-	printf '%d' "$p"
-}
 
-now_ns() { date +%s%N; }
 
 serial_of() { # serial_of PORT: the SOA serial served, or empty
 	"$DIG" @127.0.0.1 -p "$1" +norec +time=1 +tries=1 +short "$ORIGIN" SOA 2>/dev/null | awk '{print $3}'
@@ -243,7 +225,6 @@ if [[ -n $KNOTD && -n $KNOTC ]]; then
 fi
 
 field() { cut -d' ' -f"$2" <<<"$1"; }
-ratio() { [[ -n $2 && $2 != 0 ]] && awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}' || printf -- '-'; }
 
 printf '\nzone transfers, %d-name zone (%s records in the AXFR), dig as the client, best of %d AXFRs\n\n' \
 	"$NAMES" "$(field "${AXFR[meridian]}" 3)" "$RUNS"
