@@ -109,6 +109,7 @@ type fakePrimary struct {
 	noIXFR     bool       // answer IXFR with a full transfer
 	refuseIXFR bool       // answer IXFR REFUSED
 	badIXFR    bool       // send an IXFR whose deletion does not match
+	truncSOA   bool       // answer SOA over UDP truncated, without records
 	counts     map[uint16]int
 	sources    map[netip.Addr]bool
 }
@@ -177,7 +178,7 @@ func (p *fakePrimary) serve(w dns.ResponseWriter, r *dns.Msg, key *Key) {
 		p.sources[ap.Addr()] = true
 	}
 	cur := p.versions[len(p.versions)-1]
-	versions, down, cut, noIXFR, refuseIXFR, badIXFR := p.versions, p.down, p.cut, p.noIXFR, p.refuseIXFR, p.badIXFR
+	versions, down, cut, noIXFR, refuseIXFR, badIXFR, truncSOA := p.versions, p.down, p.cut, p.noIXFR, p.refuseIXFR, p.badIXFR, p.truncSOA
 	p.mu.Unlock()
 
 	m := new(dns.Msg)
@@ -193,6 +194,8 @@ func (p *fakePrimary) serve(w dns.ResponseWriter, r *dns.Msg, key *Key) {
 		m.Rcode = dns.RcodeServerFailure
 	case qtype == dns.TypeIXFR && refuseIXFR:
 		m.Rcode = dns.RcodeRefused
+	case qtype == dns.TypeSOA && truncSOA && w.RemoteAddr().Network() == "udp":
+		m.Truncated = true
 	case qtype == dns.TypeSOA:
 		m.Answer = cur[:1]
 	case qtype == dns.TypeAXFR || qtype == dns.TypeIXFR:

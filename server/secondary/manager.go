@@ -80,6 +80,9 @@ type Options struct {
 	// transfer-source): a primary may accept only a known address. Default
 	// (zero): the kernel chooses.
 	Source netip.Addr
+	// Dialer opens the sockets of SOA queries and transfers, bound to
+	// Source with port 0. Default nil: the system's sockets.
+	Dialer Dialer
 	// Journal bounds each zone's journal. Default: journal's defaults.
 	Journal journal.Options
 	// NoJournal keeps no journal here. Set it when the daemon hands each

@@ -36,14 +36,6 @@ func tsig(m *dns.Msg, k *Key) map[string]string {
 	return map[string]string{name: k.Secret}
 }
 
-func (m *Manager) dialer() *net.Dialer {
-	d := &net.Dialer{Timeout: m.opts.QueryTimeout}
-	if m.opts.Source.IsValid() {
-		d.LocalAddr = &net.UDPAddr{IP: m.opts.Source.AsSlice()}
-	}
-	return d
-}
-
 // querySOA asks p for the zone's SOA over UDP, and over TCP when the answer
 // is truncated (RFC 1034 §4.3.5 uses the SOA serial to decide whether to
 // transfer).
@@ -53,13 +45,16 @@ func (m *Manager) querySOA(ctx context.Context, origin string, p Primary) (*dns.
 	q.RecursionDesired = false
 	c := &dns.Client{Net: "udp", Timeout: m.opts.QueryTimeout, Dialer: m.dialer()}
 	c.TsigSecret = tsig(q, p.Key)
-	r, _, err := c.ExchangeContext(ctx, q, p.Addr.String())
+	r, err := m.exchange(ctx, c, q, p.Addr)
 	if err == nil && r.Truncated {
+		// Sending stripped the TSIG from q (miekg's TsigGenerate does):
+		// sign it again, or the primary refuses the retry.
+		tsig(q, p.Key)
 		c.Net = "tcp"
 		if m.opts.Source.IsValid() {
 			c.Dialer.LocalAddr = &net.TCPAddr{IP: m.opts.Source.AsSlice()}
 		}
-		r, _, err = c.ExchangeContext(ctx, q, p.Addr.String())
+		r, err = m.exchange(ctx, c, q, p.Addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("soa query: %w", err)
@@ -149,11 +144,7 @@ func (m *Manager) transfer(ctx context.Context, z *szone, p Primary, cur *zone.Z
 // several messages is then incomplete, build rejects it, and the refresh
 // falls back to AXFR, whose reader compares no serials.
 func (m *Manager) fetch(ctx context.Context, origin string, p Primary, cur *zone.Zone, kind string) (*countConn, []dns.RR, error) {
-	d := m.dialer()
-	if m.opts.Source.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: m.opts.Source.AsSlice()}
-	}
-	nc, err := d.DialContext(ctx, "tcp", p.Addr.String())
+	nc, err := m.dialTCP(ctx, p.Addr)
 	if err != nil {
 		return nil, nil, err
 	}

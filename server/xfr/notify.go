@@ -128,7 +128,13 @@ func (p *Primary) sendNotify(ctx context.Context, origin string, soa *dns.SOA, t
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.NotifyTimeout)
 	defer cancel()
-	r, _, err := c.ExchangeContext(ctx, m, t.Addr.String())
+	var r *dns.Msg
+	var err error
+	if p.opts.Dialer != nil {
+		r, err = exchangeUDP(ctx, p.opts.Dialer, c, m, p.opts.NotifySource, t.Addr)
+	} else {
+		r, _, err = c.ExchangeContext(ctx, m, t.Addr.String())
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("xfr: notify %s: %w", t.Addr, err)

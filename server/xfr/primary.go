@@ -71,6 +71,9 @@ type Options struct {
 	// primary's address. The daemon sets it to its listen address. Default:
 	// the kernel's choice.
 	NotifySource netip.Addr
+	// Dialer opens the NOTIFY sockets, bound to NotifySource with port 0.
+	// Default nil: the system's sockets.
+	Dialer Dialer
 	// NotifyAttempts, NotifyRetry and NotifyTimeout bound the NOTIFYs of one
 	// change to one target: at most NotifyAttempts sends, NotifyRetry before
 	// the first retry, doubling, each waiting NotifyTimeout for the answer.
