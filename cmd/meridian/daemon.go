@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
+	"github.com/meridian-dns/meridian/resolver/exchange"
 	"github.com/meridian-dns/meridian/server"
 	"github.com/meridian-dns/meridian/zone"
 )
@@ -44,6 +45,56 @@ type daemonEnv struct {
 	// Reloaded, if not nil, is called after each reload has been applied or
 	// refused, so that tests can wait for it instead of polling.
 	Reloaded func()
+	// Net, if not nil, replaces the daemon's own sockets: the geo testbed
+	// hands in sockets and a dialer wrapped in its latency emulation.
+	Net *daemonNet
+}
+
+// daemonNet is the network a daemon runs on when it is not the system's.
+type daemonNet struct {
+	// Listen returns the sockets to serve instead of binding cfg.Listen,
+	// which it is given. The daemon owns them from then on: the server
+	// closes them at shutdown, and the daemon if it fails to start. A
+	// reload never binds again. nil: bind cfg.Listen.
+	Listen func(listen []string) ([]net.PacketConn, []net.Listener, error)
+	// Dialer opens every outgoing socket: upstream queries, NOTIFY, SOA
+	// refresh queries and zone transfers. nil: the system's sockets.
+	Dialer exchange.Dialer
+}
+
+// dialer is Net's Dialer, or nil for the system's sockets.
+func (e daemonEnv) dialer() exchange.Dialer {
+	if e.Net == nil {
+		return nil
+	}
+	return e.Net.Dialer
+}
+
+// listen replaces o.Listen with the sockets Net hands in, if it does.
+// Until the server starts (and owns them) the caller closes them with
+// closeSockets when it gives up.
+func (e daemonEnv) listen(o *server.Options) error {
+	if e.Net == nil || e.Net.Listen == nil {
+		return nil
+	}
+	pcs, lns, err := e.Net.Listen(slices.Clone(o.Listen))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	o.Listen, o.PacketConns, o.Listeners = nil, pcs, lns
+	return nil
+}
+
+// closeSockets closes the handed-in sockets of o, for a daemon that fails
+// before its server has started. Closing one the server already closed is
+// harmless.
+func closeSockets(o server.Options) {
+	for _, pc := range o.PacketConns {
+		pc.Close()
+	}
+	for _, ln := range o.Listeners {
+		ln.Close()
+	}
 }
 
 // authDaemon is one running `meridian auth`. Only runAuth's goroutine
@@ -76,31 +127,41 @@ func runAuth(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 	}
 
 	reg := newRegistry()
-	repl, err := newReplication(cfg, d.log, reg)
+	repl, err := newReplication(cfg, d.log, reg, env.dialer())
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	d.repl = repl
-	srv, err := server.New(repl.serverOptions(serverOptions(cfg, d.log, reg), cfg))
+	opts := repl.serverOptions(serverOptions(cfg, d.log, reg), cfg)
+	if err := env.listen(&opts); err != nil {
+		repl.close()
+		return fmt.Errorf("auth: %w", err)
+	}
+	srv, err := server.New(opts)
 	if err != nil {
 		repl.close()
+		closeSockets(opts)
 		return fmt.Errorf("auth: %w", err)
 	}
 	d.srv = srv
 	if err := repl.startSecondaries(ctx, cfg, srv, reg); err != nil {
 		repl.close()
+		closeSockets(opts)
 		return fmt.Errorf("auth: %w", err)
 	}
 	// Metrics first, so that /healthz answers 503 while a large zone loads;
 	// DNS only after the zones, so that no query is REFUSED for a zone that
 	// is merely still loading.
 	if d.http, err = startHTTP(cfg.Metrics, srv.HTTPHandler(), d.log); err != nil {
+		repl.close()
+		closeSockets(opts)
 		return fmt.Errorf("auth: %w", err)
 	}
 	d.set = d.loadZones(cfg, nil)
 	repl.setPrimaries(d.set)
 	if err := srv.Start(ctx); err != nil {
 		d.shutdown()
+		closeSockets(opts)
 		return fmt.Errorf("auth: %w", err)
 	}
 	addrs := srv.Addrs()

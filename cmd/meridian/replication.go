@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
+	"github.com/meridian-dns/meridian/resolver/exchange"
 	"github.com/meridian-dns/meridian/server"
 	"github.com/meridian-dns/meridian/server/secondary"
 	"github.com/meridian-dns/meridian/server/xfr"
@@ -37,6 +38,7 @@ type replication struct {
 	fed     map[string]bool    // lower-case origins added to primary
 	zones   *zoneMerger
 	log     *slog.Logger
+	dialer  exchange.Dialer // opens NOTIFY, SOA query and transfer sockets; nil: the system's
 }
 
 func (r *replication) isFed(origin string) bool {
@@ -111,8 +113,8 @@ func feeds(z config.Zone) bool { return len(z.AllowTransfer) > 0 || len(z.Notify
 
 // newReplication builds the Primary (not yet the Manager: see
 // startSecondaries) and returns the server options it fills.
-func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*replication, error) {
-	r := &replication{log: log, fed: map[string]bool{}}
+func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, dialer exchange.Dialer) (*replication, error) {
+	r := &replication{log: log, fed: map[string]bool{}, dialer: dialer}
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data-dir: %w", err)
@@ -126,7 +128,7 @@ func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 		return nil, err
 	}
 	p, err := xfr.NewPrimary(xfr.Options{Keys: keys, DataDir: cfg.DataDir,
-		NotifySource: sourceOr(cfg.NotifySource, cfg.Listen), Logger: log, Registerer: reg})
+		NotifySource: sourceOr(cfg.NotifySource, cfg.Listen), Dialer: dialer, Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +200,7 @@ func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, 
 		Limits: secondary.Limits{MinRefresh: t.MinRefresh, MaxRefresh: t.MaxRefresh,
 			MinRetry: t.MinRetry, MaxRetry: t.MaxRetry, MinExpire: t.MinExpire, MaxExpire: t.MaxExpire},
 		Source: sourceOr(cfg.TransferSource, cfg.Listen),
+		Dialer: r.dialer,
 		// The Primary keeps the journal of a zone fed downstream, from the
 		// versions published (xfr.Primary.Update); none is needed here.
 		NoJournal:  true,

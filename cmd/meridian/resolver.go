@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
 	"github.com/meridian-dns/meridian/resolver"
 	"github.com/meridian-dns/meridian/resolver/cache"
+	"github.com/meridian-dns/meridian/resolver/exchange"
 	"github.com/meridian-dns/meridian/server"
 )
 
@@ -92,6 +93,10 @@ func runResolver(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 		return fmt.Errorf("resolver: %w", err)
 	}
 	rc.Registerer = reg
+	if dialer := env.dialer(); dialer != nil {
+		// Kept across reloads: Reconfigure keeps the Exchanger.
+		rc.Exchanger = exchange.New(exchange.Config{Dialer: dialer})
+	}
 	if d.res, err = resolver.New(rc); err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}
@@ -101,14 +106,20 @@ func runResolver(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 	opts.Allow = cfg.Resolver.AllowPrefixes()
 	opts.MaxRecursive = noLimit(cfg.Resolver.MaxRecursive)
 	opts.ResolveTimeout = cfg.Resolver.Deadline
+	if err := env.listen(&opts); err != nil {
+		return fmt.Errorf("resolver: %w", err)
+	}
 	if d.srv, err = server.New(opts); err != nil {
+		closeSockets(opts)
 		return fmt.Errorf("resolver: %w", err)
 	}
 	if d.http, err = startHTTP(cfg.Metrics, d.srv.HTTPHandler(), d.log); err != nil {
+		closeSockets(opts)
 		return fmt.Errorf("resolver: %w", err)
 	}
 	if err := d.srv.Start(ctx); err != nil {
 		d.shutdown()
+		closeSockets(opts)
 		return fmt.Errorf("resolver: %w", err)
 	}
 	addrs := d.srv.Addrs()
