@@ -19,7 +19,8 @@ var _ exchange.Dialer = (*netem.Dialer)(nil)
 func TestDelay(t *testing.T) {
 	t.Parallel()
 	ap := func(s string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(s), 5300) }
-	a1, a2, b1, out := ap("127.10.0.1"), ap("127.10.128.1"), ap("127.11.0.1"), ap("127.0.0.1")
+	a1, a2, b1, out := ap("127.10.0.1"), ap("127.10.0.2"), ap("127.11.0.1"), ap("127.0.0.1")
+	client := ap("127.10.128.1") // beside a's servers: no distance
 	ext := ap("127.11.0.9")
 	tests := []struct {
 		name          string
@@ -28,6 +29,9 @@ func TestDelay(t *testing.T) {
 		want          time.Duration
 	}{
 		{"within a", nil, a1, a2, time.Millisecond},
+		{"client to its region", nil, client, a1, 0},
+		{"its region to a client", nil, a1, client, 0},
+		{"client to another region", nil, client, b1, 20 * time.Millisecond},
 		{"a to b", nil, a1, b1, 20 * time.Millisecond},
 		{"b to a", nil, b1, a1, 20 * time.Millisecond},
 		{"outside every region", nil, out, b1, 0},

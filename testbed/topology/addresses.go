@@ -67,6 +67,9 @@ func (t *Topology) allocate(add addFunc) {
 		case !prefix(ri).Contains(a) || a.As4()[2] >= clientBase>>8:
 			add(w.path, "%s: address %v is not in the server range of region %q (%v, below .128.0)", w.s.Name, a, w.s.Region, prefix(ri))
 			continue
+		case a == hostAddr(ri, clientBase-2):
+			add(w.path, "%s: address %v is reserved for the peer resolver of -compare", w.s.Name, a)
+			continue
 		}
 		if first, dup := used[a]; dup {
 			add(w.path, "duplicate address %v (first used at line %d)", a, first)
@@ -229,16 +232,27 @@ func (t *Topology) RTT(a, b string) time.Duration {
 }
 
 // OneWay returns the emulated one-way delay of a packet between two
-// addresses: half the RTT between their regions, and zero when either is
+// addresses: half the RTT between their regions. It is zero when either is
 // outside every region (127.0.0.1, say), which the testbed does not
-// emulate. It has the shape of netem's DelayFunc.
+// emulate, and between a client and a server of its own region: clients
+// sit beside their resolver, as a site's stub resolvers do, so a cache hit
+// costs no distance and the region's own RTT is the one between its
+// sites. It has the shape of netem's DelayFunc.
 func (t *Topology) OneWay(local, remote netip.AddrPort) time.Duration {
 	a, okA := t.RegionOf(local.Addr())
 	b, okB := t.RegionOf(remote.Addr())
 	if !okA || !okB {
 		return 0
 	}
+	if a == b && (isClient(local.Addr()) || isClient(remote.Addr())) {
+		return 0
+	}
 	return t.RTT(a, b) / 2
+}
+
+// isClient reports whether a (in some region) is a client address.
+func isClient(a netip.Addr) bool {
+	return int(a.Unmap().As4()[2]) >= clientBase>>8
 }
 
 // Nearest returns the replica of a zone with the lowest RTT from a
@@ -263,4 +277,28 @@ func (z *Zone) GeneratedNames() []string {
 		out[i] = fmt.Sprintf("host%d.%s", i, z.Name)
 	}
 	return out
+}
+
+// SetPort moves every server to port p (the -port flag, and port 53 for
+// the Unbound comparison, which queries no other port).
+func (t *Topology) SetPort(p uint16) {
+	t.Port = p
+	for i := range t.servers {
+		s := &t.servers[i]
+		s.Addr = netip.AddrPortFrom(s.Addr.Addr(), p)
+		if s.From.IsValid() {
+			s.From = netip.AddrPortFrom(s.From.Addr(), p)
+		}
+	}
+}
+
+// PeerAddr returns the address of the peer resolver (Unbound) the report
+// places in a region beside Meridian's: the last address of the region's
+// server range, which the allocation reaches only with 32,766 servers.
+func (t *Topology) PeerAddr(region string) (netip.Addr, bool) {
+	i, ok := t.region[region]
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return hostAddr(i, clientBase-2), true
 }

@@ -23,13 +23,13 @@ func (t *Topology) Path(name string) []*Zone {
 }
 
 // PhysicalLimit is the least latency any resolver in region could answer
-// name with, the yardstick of the report: the client's round trip to its
-// resolver in the same region, plus one round trip to the nearest replica
-// of each zone on the path that cached does not hold (nil: none cached,
-// the cold case). It ignores processing time and TCP, so real resolvers
-// can only approach it.
+// name with, the yardstick of the report: one round trip to the nearest
+// replica of each zone on the path that cached does not hold (nil: none
+// cached, the cold case). The client's own hop costs nothing: clients sit
+// beside their resolver (see OneWay). It ignores processing time and TCP,
+// so real resolvers can only approach it.
 func (t *Topology) PhysicalLimit(region, name string, cached func(zone string) bool) time.Duration {
-	d := t.RTT(region, region)
+	var d time.Duration
 	for _, z := range t.Path(name) {
 		if cached != nil && cached(z.Name) {
 			continue

@@ -106,6 +106,12 @@ type Client struct {
 	Region string `yaml:"region"`
 	// Count of concurrent clients; default 1.
 	Count int `yaml:"count"`
+	// Rate is how many questions per second each client asks at most;
+	// default 100. Each waits for an answer before its next question, so
+	// a slow answer lowers its rate. A bound keeps the clients from
+	// saturating the machine's cores, which would measure the CPU rather
+	// than the distances.
+	Rate float64 `yaml:"rate"`
 	// Distribution of the names asked: "zipf" (default) or "uniform".
 	Distribution string `yaml:"distribution"`
 	// Exponent of the Zipf distribution; default 1.0.
@@ -121,7 +127,7 @@ type Client struct {
 
 // SetDefaults gives a client group listed in a file its defaults (strictyaml.Defaulter).
 func (c *Client) SetDefaults() {
-	*c = Client{Count: 1, Distribution: "zipf", Exponent: 1, NXShare: 0.05, Seed: 1}
+	*c = Client{Count: 1, Rate: 100, Distribution: "zipf", Exponent: 1, NXShare: 0.05, Seed: 1}
 }
 
 // Role is what a server does.

@@ -200,6 +200,9 @@ func (t *Topology) validateClients(add addFunc) {
 		if c.Count < 1 {
 			add(p+".count", "count must be at least 1")
 		}
+		if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
+			add(p+".rate", "rate must be a positive number of questions per second, got %v", c.Rate)
+		}
 		switch c.Distribution {
 		case "zipf":
 			if c.Exponent <= 0 || math.IsInf(c.Exponent, 0) || math.IsNaN(c.Exponent) {
