@@ -46,9 +46,19 @@ td:first-child, td:nth-child(2) { text-align: left; }
 <tr>{{range .PhaseHead}}<th>{{.}}</th>{{end}}</tr>
 {{range .PhaseRows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table>
-<h2>Latency distributions</h2>
+{{if .Seen}}<h2>Zone change</h2>
+<p>{{.Change}}</p>
+<table>
+<tr>{{range .SeenHead}}<th>{{.}}</th>{{end}}</tr>
+{{range .SeenRows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}{{if .Notes}}<ul>
+{{range .Notes}}<li>{{.}}</li>
+{{end}}</ul>
+{{end}}<h2>Latency distributions</h2>
 <p>Share of client queries answered within a latency (log scale), cold and
-warm; the dotted line is the region's physical limit.</p>
+warm; the dotted curve is the physical limit of each cold question (no
+resolver in the region could answer sooner).</p>
 {{range .Plots}}<section id="region-{{.Name}}">
 <h3>{{.Name}}</h3>
 {{.SVG}}
@@ -65,11 +75,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		SVG  template.HTML
 	}
 	data := struct {
-		Title           string
-		Head, PhaseHead []string
-		Rows, PhaseRows [][]string
-		Plots           []regionPlot
-	}{Title: r.Title, Head: Columns(), PhaseHead: PhaseColumns(), Rows: r.rows(), PhaseRows: r.phaseRows()}
+		Title, Change             string
+		Head, PhaseHead, SeenHead []string
+		Rows, PhaseRows, SeenRows [][]string
+		Seen                      []Seen
+		Notes                     []string
+		Plots                     []regionPlot
+	}{Title: r.Title, Change: r.Change, Head: Columns(), PhaseHead: PhaseColumns(), SeenHead: SeenColumns(),
+		Rows: r.rows(), PhaseRows: r.phaseRows(), SeenRows: r.seenRows(), Seen: r.Seen, Notes: r.Notes}
 	for i := range r.Regions {
 		svg, err := plotRegion(&r.Regions[i])
 		if err != nil {
@@ -149,17 +162,17 @@ func regionPlot(g *Region) (*plot.Plot, error) {
 			p.Legend.Add(run.name()+" "+string(ph), l)
 		}
 	}
-	if g.PhysicalLimit > 0 {
-		x := toMs(g.PhysicalLimit)
-		lo, hi = min(lo, x), max(hi, x)
-		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: 1}})
+	if pts := ecdf(g.Limits); len(pts) > 0 {
+		lo, hi = min(lo, pts[0].X), max(hi, pts[len(pts)-1].X)
+		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return nil, err
 		}
 		l.Color = color.Gray{Y: 0x60}
+		l.Width = vg.Points(1.5)
 		l.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
 		p.Add(l)
-		p.Legend.Add("physical limit", l)
+		p.Legend.Add("physical limit (cold)", l)
 	}
 	p.X.Min, p.X.Max = lo/1.5, hi*1.5
 	return p, nil

@@ -34,15 +34,38 @@ type Report struct {
 	// Title says what was run ("default topology, 30s per phase").
 	Title   string
 	Regions []Region
+	// Change is what the zone change phase edited ("example.com. serial
+	// 2: host0.example.com. A moved"), and Seen when each server saw it.
+	Change string
+	Seen   []Seen
+	// Notes are printed under the tables: how the figures were taken,
+	// and anything that was skipped and why.
+	Notes []string
+}
+
+// Seen is when one server saw the zone change: a secondary serving the
+// new serial, or a resolver answering with the new data.
+type Seen struct {
+	Server, Role, Region string
+	// After is the time from the primary's reload; 0 means never within
+	// the phase's bound.
+	After time.Duration
+	// Bound is the time allowed: NOTIFY and transfer for a secondary,
+	// plus the record's TTL for a resolver.
+	Bound time.Duration
 }
 
 // Region holds one region's results.
 type Region struct {
 	Name string
-	// PhysicalLimit is the latency no resolver can beat for the cold
-	// workload: per query, the sum of the nearest-replica RTTs of each
-	// zone cut not yet cached, here its median over the cold queries. The
-	// cold ratio compares the cold p50 with it.
+	// Limits are the physical limits of the cold questions, one per
+	// question: the round trips to the nearest replica of each zone cut
+	// an ideal cache would not yet hold when it was asked (zero for a
+	// name already asked). No resolver can beat them.
+	Limits []time.Duration
+	// PhysicalLimit is their mean. The cold ratio compares the mean cold
+	// latency with it: the same as the ratio of the total time the cold
+	// workload took to the least total it could have taken.
 	PhysicalLimit time.Duration
 	// Meridian is the run through Meridian's resolver in this region.
 	Meridian Run
@@ -69,19 +92,22 @@ type Run struct {
 	// ChangeSeen is how long after the zone change this region's
 	// resolver answered with the new data; 0 when not measured.
 	ChangeSeen time.Duration
+	// Failed counts, per phase, the client questions that got no answer
+	// in time or a SERVFAIL.
+	Failed map[Phase]int
 }
 
 // Columns are the headers of the main table, in order.
 func Columns() []string {
 	return []string{"region", "resolver",
 		"cold p50", "cold p90", "cold p99", "warm p50", "warm p90", "warm p99",
-		"hit ratio", "upstream/query", "nearest share", "phys. limit", "cold/limit"}
+		"hit ratio", "upstream/query", "nearest share", "cold mean", "phys. limit", "cold/limit"}
 }
 
 // PhaseColumns are the headers of the table of the change and cut-off
 // phases, in order.
 func PhaseColumns() []string {
-	return []string{"region", "resolver", "change p50", "change p99", "change seen after", "cut-off p50", "cut-off p99", "cut-off n"}
+	return []string{"region", "resolver", "change p50", "change p99", "change seen after", "cut-off p50", "cut-off p99", "cut-off n", "cut-off failed"}
 }
 
 // runs returns the region's runs, Meridian first.
@@ -123,13 +149,13 @@ func (r *Report) rows() [][]string {
 			cold, warm := run.summary(Cold), run.summary(Warm)
 			ratio := "-"
 			if g.PhysicalLimit > 0 && cold.N > 0 {
-				ratio = fmt.Sprintf("%.2f", float64(cold.P50)/float64(g.PhysicalLimit))
+				ratio = fmt.Sprintf("%.2f", float64(cold.Mean)/float64(g.PhysicalLimit))
 			}
 			out = append(out, []string{g.Name, run.name(),
 				ms(cold.P50, cold.N), ms(cold.P90, cold.N), ms(cold.P99, cold.N),
 				ms(warm.P50, warm.N), ms(warm.P90, warm.N), ms(warm.P99, warm.N),
 				percent(run.CacheHitRatio), fmt.Sprintf("%.2f", run.UpstreamPerQuery), percent(run.NearestShare),
-				ms(g.PhysicalLimit, boolInt(g.PhysicalLimit > 0)), ratio})
+				ms(cold.Mean, cold.N), ms(g.PhysicalLimit, boolInt(g.PhysicalLimit > 0)), ratio})
 		}
 	}
 	return out
@@ -147,13 +173,30 @@ func (r *Report) phaseRows() [][]string {
 				seen = run.ChangeSeen.Round(time.Millisecond).String()
 			}
 			out = append(out, []string{g.Name, run.name(), ms(ch.P50, ch.N), ms(ch.P99, ch.N), seen,
-				ms(cut.P50, cut.N), ms(cut.P99, cut.N), fmt.Sprint(cut.N)})
+				ms(cut.P50, cut.N), ms(cut.P99, cut.N), fmt.Sprint(cut.N), fmt.Sprint(run.Failed[CutOff])})
 		}
 	}
 	return out
 }
 
-// WriteText writes the report as two aligned text tables.
+// SeenColumns are the headers of the table of when each server saw the
+// zone change.
+func SeenColumns() []string { return []string{"server", "role", "region", "seen after", "bound"} }
+
+// seenRows returns the cells of the zone change table.
+func (r *Report) seenRows() [][]string {
+	var out [][]string
+	for _, s := range r.Seen {
+		after := "not seen"
+		if s.After > 0 {
+			after = s.After.Round(time.Millisecond).String()
+		}
+		out = append(out, []string{s.Server, s.Role, s.Region, after, s.Bound.Round(time.Millisecond).String()})
+	}
+	return out
+}
+
+// WriteText writes the report as aligned text tables.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if r.Title != "" {
@@ -162,6 +205,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	table(&b, Columns(), r.rows())
 	b.WriteString("\n")
 	table(&b, PhaseColumns(), r.phaseRows())
+	if len(r.Seen) > 0 {
+		fmt.Fprintf(&b, "\nzone change: %s\n", r.Change)
+		table(&b, SeenColumns(), r.seenRows())
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "* %s\n", n)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -41,7 +41,7 @@ func sample() *Report {
 	return &Report{
 		Title: "small topology, 10s per phase",
 		Regions: []Region{
-			{Name: "eu-west", PhysicalLimit: 160 * time.Millisecond, Meridian: run("meridian", 1, 200*time.Millisecond, 200*time.Microsecond), Peer: &peer},
+			{Name: "eu-west", PhysicalLimit: 160 * time.Millisecond, Limits: latencies(7, 500, 160*time.Millisecond), Meridian: run("meridian", 1, 200*time.Millisecond, 200*time.Microsecond), Peer: &peer},
 			{Name: "us-east", PhysicalLimit: 120 * time.Millisecond, Meridian: run("meridian", 20, 150*time.Millisecond, 2*time.Microsecond)},
 			{Name: "empty"}, // nothing measured: must not break either output
 		},
@@ -139,7 +139,7 @@ func TestHTML(t *testing.T) {
 			t.Errorf("region %s has %d SVG plots, want 1", g.Name, n)
 		}
 	}
-	for _, legend := range []string{"meridian cold", "meridian warm", "unbound cold", "physical limit"} {
+	for _, legend := range []string{"meridian cold", "meridian warm", "unbound cold", "physical limit (cold)"} {
 		if !strings.Contains(html, legend) {
 			t.Errorf("no legend %q in the plots", legend)
 		}
