@@ -38,12 +38,12 @@ type command struct {
 }
 
 // commands lists the subcommands in the order the usage text shows them.
-// Later daemons (testbed) are added here.
 func commands() []command {
 	return []command{
 		{"auth", "serve zones authoritatively over UDP and TCP", cmdAuth},
 		{"resolver", "resolve names recursively for the clients allowed, with a cache", cmdResolver},
 		{"checkzone", "check a zone file as the server would load it", cmdCheckzone},
+		{"testbed", "run a multi-region hierarchy with emulated latency, and report what the caches hide", cmdTestbed},
 		{"xfrstatus", "print each zone's serial on its source and replicas, and whether they converged", cmdXfrstatus},
 		{"version", "print the version", cmdVersion},
 	}

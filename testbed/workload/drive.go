@@ -65,7 +65,8 @@ func (r *Result) Answered() int { return len(r.Latency) }
 func (r *Result) Failed() int { return r.Errors + r.Rcodes[dns.RcodeServerFailure] }
 
 // Run drives the clients concurrently until ctx ends, and returns the
-// merged measurements.
+// merged measurements. No question is sent after ctx ends, but those
+// already sent are waited for, up to Options.Timeout.
 func Run(ctx context.Context, clients []Client, o Options) Result {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -124,13 +125,11 @@ func runClient(ctx context.Context, c Client, o Options) Result {
 			limit = o.Limit(name, exists)
 		}
 		res.Asked[0]++
-		d, rcode, err := ask(ctx, c.Conn, name, buf, o.Timeout)
-		switch {
-		case err != nil && over(ctx):
-			// Cut short by the end of the phase: not the resolver's fault.
-			res.Asked[0]--
-			return res
-		case err != nil:
+		// The question is waited for even if the phase ends meanwhile: a
+		// resolver stalling at the end of a phase (a cut-off, say) must
+		// show as slow or failed, not vanish.
+		d, rcode, err := ask(c.Conn, name, buf, o.Timeout)
+		if err != nil {
 			res.Errors++
 			if res.FirstErr == nil {
 				res.FirstErr = err
@@ -165,7 +164,7 @@ var errTimeout = errors.New("workload: no answer in time")
 
 // ask sends one recursive A question and waits for its answer, ignoring
 // stray datagrams (a late answer to an earlier, timed-out question).
-func ask(ctx context.Context, conn net.Conn, name string, buf []byte, timeout time.Duration) (time.Duration, int, error) {
+func ask(conn net.Conn, name string, buf []byte, timeout time.Duration) (time.Duration, int, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
 	q.Id = uint16(rand.Uint32())
@@ -175,14 +174,7 @@ func ask(ctx context.Context, conn net.Conn, name string, buf []byte, timeout ti
 	if err != nil {
 		return 0, 0, err
 	}
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	// A context cancelled mid-wait unblocks the read through the deadline.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	if err := conn.SetReadDeadline(deadline); err != nil {
+	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return 0, 0, err
 	}
 	start := time.Now()

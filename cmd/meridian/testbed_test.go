@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/internal/peer"
+	tbreport "github.com/meridian-dns/meridian/testbed/report"
+	"github.com/meridian-dns/meridian/testbed/topology"
+	"github.com/meridian-dns/meridian/testbed/workload"
+)
+
+// testbedPorts picks a DNS and a metrics port for a test bed, so that a
+// bed a developer left running (make run, port 5300) does not collide.
+func testbedPorts(t *testing.T) (dnsPort, metricsPort uint16) {
+	t.Helper()
+	d, err := peer.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := peer.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint16(d), uint16(m)
+}
+
+// openSockets counts this process's open sockets.
+func openSockets(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count sockets: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
+// settle waits until f() drops back to at most want, returning the last
+// value seen.
+func settle(want int, f func() int) int {
+	got := f()
+	for deadline := time.Now().Add(10 * time.Second); got > want && time.Now().Before(deadline); got = f() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return got
+}
+
+// askVia asks a resolver for name from a client address of a region, over
+// the emulated network, and returns the answer and how long it took.
+func askVia(t *testing.T, b *bed, region string, to netip.AddrPort, name string, qtype uint16, rd bool) (*dns.Msg, time.Duration) {
+	t.Helper()
+	local, _ := b.top.ClientAddr(region, 500)
+	return askFrom(t, b, local, to, name, qtype, rd)
+}
+
+// askFrom is askVia from a given local address.
+func askFrom(t *testing.T, b *bed, local netip.Addr, to netip.AddrPort, name string, qtype uint16, rd bool) (*dns.Msg, time.Duration) {
+	t.Helper()
+	conn, err := b.net.Dialer(local).DialUDP(context.Background(), netip.AddrPortFrom(local, 0), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.RecursionDesired = rd
+	c := &dns.Conn{Conn: conn}
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.WriteMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.ReadMsg()
+	if err != nil {
+		t.Fatalf("%s %s via %v from %v: %v", name, dns.TypeToString[qtype], to, local, err)
+	}
+	return r, time.Since(start)
+}
+
+// TestTestbedDefault starts the default topology, resolves a name of every
+// leaf zone through every region's resolver, checks the emulated RTT
+// between regions end to end, and shuts down leaving no goroutine or
+// socket behind.
+func TestTestbedDefault(t *testing.T) {
+	goroutines, sockets := runtime.NumGoroutine(), openSockets(t)
+	top, err := topology.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsPort, metricsPort := testbedPorts(t)
+	top.SetPort(dnsPort)
+	ctx := context.Background()
+	b, err := startBed(ctx, top, bedOptions{Dir: t.TempDir(), MetricsPort: metricsPort, LogLevel: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			b.close()
+		}
+	}()
+
+	var out bytes.Buffer
+	b.printServers(&out)
+	for _, s := range top.Servers() {
+		if !strings.Contains(out.String(), s.Addr.String()) {
+			t.Errorf("server table lacks %s at %v:\n%s", s.Name, s.Addr, out.String())
+		}
+	}
+
+	t.Run("answers", func(t *testing.T) {
+		for _, r := range top.Regions {
+			res, _ := top.Resolver(r.Name)
+			for _, z := range top.Leaves() {
+				name := z.GeneratedNames()[0]
+				m, _ := askVia(t, b, r.Name, res.Addr, name, dns.TypeA, true)
+				if m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || !m.RecursionAvailable {
+					t.Errorf("%s via %s: rcode %s, %d answers, ra %v", name, r.Name, dns.RcodeToString[m.Rcode], len(m.Answer), m.RecursionAvailable)
+				}
+			}
+			m, _ := askVia(t, b, r.Name, res.Addr, "nx-nothing.example.com.", dns.TypeA, true)
+			if m.Rcode != dns.RcodeNameError {
+				t.Errorf("nx-nothing.example.com. via %s: %s, want NXDOMAIN", r.Name, dns.RcodeToString[m.Rcode])
+			}
+		}
+	})
+
+	// Secondaries hold the zone of their primary, copied by AXFR.
+	t.Run("replicas", func(t *testing.T) {
+		for _, s := range top.Servers() {
+			if s.Role == topology.RoleResolver {
+				continue
+			}
+			if got, err := querySerial(s.Addr, s.Zone); err != nil || got != 1 {
+				t.Errorf("%s: serial %d, %v", s.Name, got, err)
+			}
+		}
+	})
+
+	// The emulated round trip, timed end to end by a query from one
+	// region's resolver address to an authoritative server in another:
+	// within 10% of the topology's RTT (the best of five, as ping would
+	// report). Clients sit beside their resolver: no distance at all.
+	t.Run("rtt", func(t *testing.T) {
+		for _, pair := range [][2]string{{"eu-west", "ap-southeast"}, {"eu-west", "us-east"}, {"us-east", "ap-southeast"}, {"eu-west", "eu-west"}} {
+			from, to := pair[0], pair[1]
+			var target topology.Server
+			for _, s := range top.Servers() {
+				if s.Role != topology.RoleResolver && s.Region == to {
+					target = s
+					break
+				}
+			}
+			want := top.RTT(from, to)
+			src, _ := top.Resolver(from)
+			var times []time.Duration
+			for range 5 {
+				m, d := askFrom(t, b, src.Addr.Addr(), target.Addr, target.Zone, dns.TypeSOA, false)
+				if m.Rcode != dns.RcodeSuccess {
+					t.Fatalf("SOA %s at %s: %s", target.Zone, target.Name, dns.RcodeToString[m.Rcode])
+				}
+				times = append(times, d)
+			}
+			got := slices.Min(times)
+			t.Logf("%s → %s: configured %v, measured %v (all %v)", from, to, want, got, times)
+			if got < want || float64(got) > 1.1*float64(want) && got-want > time.Millisecond {
+				t.Errorf("%s → %s: measured %v, want %v within 10%%", from, to, got, want)
+			}
+		}
+		res, _ := top.Resolver("ap-southeast")
+		if _, d := askVia(t, b, "ap-southeast", res.Addr, "host0.example.com.", dns.TypeA, true); d > time.Millisecond {
+			t.Errorf("a cached answer took %v from a client beside its resolver", d)
+		}
+	})
+
+	b.close()
+	closed = true
+	if n := settle(goroutines, runtime.NumGoroutine); n > goroutines {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d before, %d after shutdown:\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
+	}
+	if n := settle(sockets, func() int { return openSockets(t) }); n > sockets {
+		t.Errorf("sockets: %d before, %d after shutdown", sockets, n)
+	}
+}
+
+// TestTestbedReport runs a short -report on a two-region topology and
+// checks that its figures make sense.
+func TestTestbedReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a report takes about 20 s")
+	}
+	top, err := topology.Load("../../testdata/topologies/quick.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsPort, metricsPort := testbedPorts(t)
+	top.SetPort(dnsPort)
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := startBed(ctx, top, bedOptions{Dir: dir, MetricsPort: metricsPort, LogLevel: "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	var out, prog bytes.Buffer
+	html := filepath.Join(dir, "report.html")
+	if err := b.runReport(ctx, reportOptions{Name: "quick", Duration: 3 * time.Second, HTML: html, Out: &out, Progress: &prog}); err != nil {
+		t.Fatalf("%v\n%s", err, prog.String())
+	}
+	t.Logf("\n%s\n%s", prog.String(), out.String())
+	rep := b.lastReport
+	for _, g := range rep.Regions {
+		run := g.Meridian
+		cold := workload.Summarize(run.Latency[tbreport.Cold])
+		warm := workload.Summarize(run.Latency[tbreport.Warm])
+		if warm.P50 >= time.Millisecond {
+			t.Errorf("%s: warm p50 %v, want below 1 ms", g.Name, warm.P50)
+		}
+		if g.PhysicalLimit <= 0 || cold.Mean < g.PhysicalLimit || float64(cold.Mean) > 1.5*float64(g.PhysicalLimit) {
+			t.Errorf("%s: cold mean %v, physical limit %v: want limit ≤ mean ≤ 1.5×limit", g.Name, cold.Mean, g.PhysicalLimit)
+		}
+		if !(run.NearestShare >= 0.9) {
+			t.Errorf("%s: nearest-replica share %v, want ≥ 90%%", g.Name, run.NearestShare)
+		}
+		if run.Failed[tbreport.Cold]+run.Failed[tbreport.Warm] > 0 {
+			t.Errorf("%s: %d cold and %d warm questions failed", g.Name, run.Failed[tbreport.Cold], run.Failed[tbreport.Warm])
+		}
+	}
+	if len(rep.Seen) == 0 {
+		t.Error("the change phase watched nothing")
+	}
+	for _, s := range rep.Seen {
+		if s.After <= 0 || s.After > s.Bound {
+			t.Errorf("zone change: %s (%s, %s) saw it after %v, bound %v", s.Server, s.Role, s.Region, s.After, s.Bound)
+		}
+	}
+	if st, err := os.Stat(html); err != nil || st.Size() < 1000 {
+		t.Errorf("HTML report: %v", err)
+	}
+}
