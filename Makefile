@@ -1,6 +1,7 @@
 # Meridian: build, run, test, benchmark.
 #
-#   make run     build and serve the sample zones on 127.0.0.1:5353
+#   make run     build and start the geo testbed (the embedded default topology)
+#   make serve   build and serve the sample zones on 127.0.0.1:5353
 #   make test    vet, staticcheck, race tests on zone/ and server/, the rest,
 #                and every fuzz target's seed corpus
 #   make bench   Go benchmarks, then dnsperf against meridian, NSD, Knot, Unbound
@@ -24,14 +25,20 @@ STATICCHECK := $(GOBIN)/staticcheck
 RACE_PKGS  := ./zone/... ./server/... ./resolver/... ./testbed/...
 OTHER_PKGS  = $(shell $(GO) list ./... | grep -v -e '^$(MODULE)/zone' -e '^$(MODULE)/server' -e '^$(MODULE)/resolver' -e '^$(MODULE)/testbed')
 
-.PHONY: all build run test lint vet bench fuzz clean
+.PHONY: all build run serve test lint vet bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meridian
 
+# The main job: a whole multi-region hierarchy on this machine, as an
+# unprivileged user. It prints the servers and what to try.
 run: build
+	./$(BIN) testbed
+
+# One authoritative server on the sample zones.
+serve: build
 	@echo
 	@echo "Serving testdata/zones/sample on 127.0.0.1:5353 (UDP and TCP); metrics on http://127.0.0.1:9153/metrics"
 	@echo "Try:"
