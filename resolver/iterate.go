@@ -126,6 +126,15 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 	opts := exchange.Options{NoEDNS: !choice.EDNS, No0x20: r.conf().No0x20 || !choice.Case0x20, Timeout: choice.Timeout}
 	if choice.Server != ap { // Select was not consulted for this server
 		opts = exchange.Options{No0x20: r.conf().No0x20}
+	} else if choice.Blocked {
+		// Every candidate is being avoided after repeated timeouts, and
+		// infra will probe each when its backoff ends. Waiting on one now
+		// would make every client wait out the same timeouts again (a
+		// region cut off from the zone's servers): give up at once, so the
+		// client gets stale data or SERVFAIL without delay, as Unbound
+		// does with servers it has found down.
+		r.metrics.upstream("avoided")
+		return nil, errAvoided
 	}
 	for try := 0; ; try++ {
 		rep, err := r.exch.Exchange(ctx, ap, q, opts)
@@ -164,6 +173,10 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 		return m, nil
 	}
 }
+
+// errAvoided is a query not sent because every server it could go to is
+// being avoided after timeouts.
+var errAvoided = errors.New("resolver: every server is being avoided after timeouts")
 
 // learn puts what a response taught into the cache.
 func (r *Resolver) learn(l iterator.Learned) {

@@ -12,7 +12,7 @@ import (
 type metrics struct {
 	latency    *prometheus.HistogramVec // by source: cache, upstream, stale, none
 	byLatency  [len(sourceNames)]prometheus.Observer
-	upstreams  *prometheus.CounterVec // by outcome: rcode name, timeout, error, noedns
+	upstreams  *prometheus.CounterVec // by outcome: rcode name, timeout, unreachable, error, noedns, avoided
 	joins      prometheus.Counter
 	prefetches prometheus.Counter
 	stales     prometheus.Counter
@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source"}),
 		upstreams: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_resolver_upstream_queries_total",
-			Help: "Queries sent to authoritative servers or forwarders, by outcome (the response code, timeout, error or noedns).",
+			Help: "Queries sent to authoritative servers or forwarders, by outcome (the response code, timeout, unreachable, error or noedns; avoided counts queries not sent because every server was being avoided after timeouts).",
 		}, []string{"outcome"}),
 		joins: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meridian_resolver_inflight_joins_total",

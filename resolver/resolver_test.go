@@ -13,6 +13,7 @@ import (
 
 	"github.com/meridian-dns/meridian/resolver/cache"
 	"github.com/meridian-dns/meridian/resolver/exchange"
+	"github.com/meridian-dns/meridian/resolver/infra"
 )
 
 func answerText(m *dns.Msg) []string {
@@ -486,5 +487,55 @@ func TestReconfigureLimits(t *testing.T) {
 	cfg.Cache.MinTTL, cfg.Cache.MaxTTL = time.Hour, time.Minute
 	if err := r.Reconfigure(cfg); err == nil {
 		t.Errorf("min-ttl above max-ttl accepted")
+	}
+}
+
+// TestAvoidedFailFast: once every server of a zone is being avoided after
+// repeated timeouts (a region cut off from them), questions under it fail
+// at once, without a query or a wait, until a backoff ends and a server is
+// probed again.
+func TestAvoidedFailFast(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for _, a := range []string{"127.53.3.1", "127.53.3.2", "127.53.3.3"} {
+		h.servers[a].Shutdown(ctx)
+	}
+	cancel()
+	clock := newClock()
+	r := h.newResolver(t, clock, func(c *Config) {
+		c.Infra = infra.Config{MinRTO: 20 * time.Millisecond, InitialRTO: 20 * time.Millisecond, MaxRTO: 50 * time.Millisecond}
+	})
+	sentToZone := func() int {
+		return len(h.count.sent("127.53.3.1")) + len(h.count.sent("127.53.3.2")) + len(h.count.sent("127.53.3.3"))
+	}
+	// The first questions wait out the timeouts that teach infra the
+	// servers are gone.
+	blocked := false
+	for i := 0; i < 10 && !blocked; i++ {
+		before := sentToZone()
+		if m, _ := ask(t, r, fmt.Sprintf("a%d.example.org.", i), dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+			t.Fatalf("a%d: rcode %s with every server down", i, dns.RcodeToString[m.Rcode])
+		}
+		blocked = sentToZone() == before
+	}
+	if !blocked {
+		t.Fatalf("still querying the dead servers after 10 questions (%d queries)", sentToZone())
+	}
+	before := sentToZone()
+	for i := range 5 {
+		m, info := ask(t, r, fmt.Sprintf("b%d.example.org.", i), dns.TypeA)
+		if m.Rcode != dns.RcodeServerFailure || info.EDE == nil {
+			t.Errorf("b%d: rcode %s, EDE %v; want SERVFAIL with an EDE", i, dns.RcodeToString[m.Rcode], info.EDE)
+		}
+	}
+	if n := sentToZone() - before; n != 0 {
+		t.Errorf("%d queries sent to servers being avoided", n)
+	}
+	// When the backoff ends, a server is probed again.
+	clock.Advance(infra.DefaultMaxBackoff + time.Second)
+	ask(t, r, "c.example.org.", dns.TypeA)
+	if sentToZone() == before {
+		t.Error("no probe after the backoff ended")
 	}
 }
