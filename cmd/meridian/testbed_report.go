@@ -48,8 +48,9 @@ type resolverUnderTest struct {
 	// addr is the resolver of a region.
 	addr func(region string) netip.AddrPort
 	// stats returns the client questions a region's resolver answered so
-	// far and how many of them from its cache.
-	stats func(region string) (answered, hits float64, err error)
+	// far, how many of them from its cache, and how many with expired
+	// data (RFC 8767).
+	stats func(region string) (resolverCounts, error)
 }
 
 // runReport drives the workload through Meridian's resolvers (and
@@ -63,7 +64,7 @@ func (b *bed) runReport(ctx context.Context, o reportOptions) error {
 	meridian := resolverUnderTest{
 		name: "meridian",
 		addr: func(region string) netip.AddrPort { s, _ := b.top.Resolver(region); return s.Addr },
-		stats: func(region string) (float64, float64, error) {
+		stats: func(region string) (resolverCounts, error) {
 			s, _ := b.top.Resolver(region)
 			return b.resolverStats(s.Addr.Addr())
 		},
@@ -91,9 +92,9 @@ func (b *bed) runReport(ctx context.Context, o reportOptions) error {
 				a, _ := b.top.PeerAddr(region)
 				return netip.AddrPortFrom(a, 53)
 			},
-			stats: func(region string) (float64, float64, error) {
+			stats: func(region string) (resolverCounts, error) {
 				st, err := peers[region].Stats()
-				return float64(st.Queries), float64(st.CacheHits), err
+				return resolverCounts{answered: float64(st.Queries), hits: float64(st.CacheHits), stale: float64(st.Expired)}, err
 			},
 		}
 		runs, err := b.phases(ctx, ub, o, p, rep)
@@ -227,15 +228,14 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 		runs[i] = &tbreport.Run{Resolver: r.name, Latency: map[tbreport.Phase][]time.Duration{}, Failed: map[tbreport.Phase]int{},
 			NearestShare: math.NaN(), CacheHitRatio: math.NaN()}
 	}
-	type snap struct{ answered, hits float64 }
-	stats := func() ([]snap, error) {
-		out := make([]snap, len(rcs))
+	stats := func() ([]resolverCounts, error) {
+		out := make([]resolverCounts, len(rcs))
 		for i, rc := range rcs {
-			a, h, err := r.stats(rc.region)
+			c, err := r.stats(rc.region)
 			if err != nil {
 				return nil, fmt.Errorf("%s stats in %s: %w", r.name, rc.region, err)
 			}
-			out[i] = snap{a, h}
+			out[i] = c
 		}
 		return out, nil
 	}
@@ -303,6 +303,10 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 
 	// 4. One region cut off from the others.
 	cut := b.cutRegion()
+	beforeCut, err := stats()
+	if err != nil {
+		return nil, err
+	}
 	b.net.Cut(cut, true)
 	res, err := p.phase(ctx, r.name+" cut-off ("+cut+")", o.Duration, func(ctx context.Context, asked *atomic.Int64) ([]workload.Result, error) {
 		return drive(ctx, rcs, nil, asked), nil
@@ -311,9 +315,14 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 	if err != nil {
 		return nil, err
 	}
+	afterCut, err := stats()
+	if err != nil {
+		return nil, err
+	}
 	for i := range rcs {
 		runs[i].Latency[tbreport.CutOff] = res[i].Latency
 		runs[i].Failed[tbreport.CutOff] = res[i].Failed()
+		runs[i].Stale = map[tbreport.Phase]int{tbreport.CutOff: int(afterCut[i].stale - beforeCut[i].stale)}
 	}
 	return runs, nil
 }
@@ -528,16 +537,21 @@ func (b *bed) nearestShare(region string, from netip.Addr, c map[fabric.Link]uin
 // testbed leaves no socket behind when it stops.
 var scrapeClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-// resolverStats reads a Meridian resolver's answered questions and cache
-// hits from its metrics endpoint, as an operator's scraper would.
-func (b *bed) resolverStats(a netip.Addr) (answered, hits float64, err error) {
+// resolverCounts are a resolver's own counters of client questions.
+type resolverCounts struct{ answered, hits, stale float64 }
+
+// resolverStats reads a Meridian resolver's answered questions, cache
+// hits and stale answers from its metrics endpoint, as an operator's
+// scraper would.
+func (b *bed) resolverStats(a netip.Addr) (resolverCounts, error) {
+	var c resolverCounts
 	if b.metricsPort == 0 {
-		return math.NaN(), math.NaN(), nil
+		return resolverCounts{math.NaN(), math.NaN(), math.NaN()}, nil
 	}
 	url := "http://" + netip.AddrPortFrom(a, b.metricsPort).String() + "/metrics"
 	resp, err := scrapeClient.Get(url)
 	if err != nil {
-		return 0, 0, err
+		return c, err
 	}
 	defer resp.Body.Close()
 	const metric = "meridian_resolver_response_duration_seconds_count{"
@@ -551,14 +565,17 @@ func (b *bed) resolverStats(a netip.Addr) (answered, hits float64, err error) {
 		fields := strings.Fields(line)
 		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %q: %w", url, line, err)
+			return c, fmt.Errorf("%s: %q: %w", url, line, err)
 		}
-		answered += v
-		if strings.Contains(line, `source="cache"`) {
-			hits += v
+		c.answered += v
+		switch {
+		case strings.Contains(line, `source="cache"`):
+			c.hits += v
+		case strings.Contains(line, `source="stale"`):
+			c.stale += v
 		}
 	}
-	return answered, hits, sc.Err()
+	return c, sc.Err()
 }
 
 // startUnbound starts an Unbound resolver in every region, beside

@@ -95,6 +95,9 @@ type Run struct {
 	// Failed counts, per phase, the client questions that got no answer
 	// in time or a SERVFAIL.
 	Failed map[Phase]int
+	// Stale counts, per phase, the answers the resolver served from
+	// expired data (RFC 8767), by its own counters.
+	Stale map[Phase]int
 }
 
 // Columns are the headers of the main table, in order.
@@ -107,7 +110,7 @@ func Columns() []string {
 // PhaseColumns are the headers of the table of the change and cut-off
 // phases, in order.
 func PhaseColumns() []string {
-	return []string{"region", "resolver", "change p50", "change p99", "change seen after", "cut-off p50", "cut-off p99", "cut-off n", "cut-off failed"}
+	return []string{"region", "resolver", "change p50", "change p99", "change seen after", "cut-off p50", "cut-off p99", "cut-off n", "cut-off stale", "cut-off failed"}
 }
 
 // runs returns the region's runs, Meridian first.
@@ -173,7 +176,7 @@ func (r *Report) phaseRows() [][]string {
 				seen = run.ChangeSeen.Round(time.Millisecond).String()
 			}
 			out = append(out, []string{g.Name, run.name(), ms(ch.P50, ch.N), ms(ch.P99, ch.N), seen,
-				ms(cut.P50, cut.N), ms(cut.P99, cut.N), fmt.Sprint(cut.N), fmt.Sprint(run.Failed[CutOff])})
+				ms(cut.P50, cut.N), ms(cut.P99, cut.N), fmt.Sprint(cut.N), fmt.Sprint(run.Stale[CutOff]), fmt.Sprint(run.Failed[CutOff])})
 		}
 	}
 	return out
