@@ -27,6 +27,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/server/dial"
 	"github.com/meridian-dns/meridian/zone"
 	"github.com/meridian-dns/meridian/zone/journal"
 )
@@ -82,7 +83,7 @@ type Options struct {
 	Source netip.Addr
 	// Dialer opens the sockets of SOA queries and transfers, bound to
 	// Source with port 0. Default nil: the system's sockets.
-	Dialer Dialer
+	Dialer dial.Dialer
 	// Journal bounds each zone's journal. Default: journal's defaults.
 	Journal journal.Options
 	// NoJournal keeps no journal here. Set it when the daemon hands each

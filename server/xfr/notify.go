@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-dns/meridian/server/dial"
+
 	"github.com/meridian-dns/meridian/zone"
 )
 
@@ -131,7 +133,7 @@ func (p *Primary) sendNotify(ctx context.Context, origin string, soa *dns.SOA, t
 	var r *dns.Msg
 	var err error
 	if p.opts.Dialer != nil {
-		r, err = exchangeUDP(ctx, p.opts.Dialer, c, m, p.opts.NotifySource, t.Addr)
+		r, err = dial.Exchange(ctx, p.opts.Dialer, c, m, p.opts.NotifySource, t.Addr)
 	} else {
 		r, _, err = c.ExchangeContext(ctx, m, t.Addr.String())
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/meridian-dns/meridian/server/dial"
 	"github.com/meridian-dns/meridian/zone"
 	"github.com/meridian-dns/meridian/zone/diff"
 	"github.com/meridian-dns/meridian/zone/journal"
@@ -73,7 +74,7 @@ type Options struct {
 	NotifySource netip.Addr
 	// Dialer opens the NOTIFY sockets, bound to NotifySource with port 0.
 	// Default nil: the system's sockets.
-	Dialer Dialer
+	Dialer dial.Dialer
 	// NotifyAttempts, NotifyRetry and NotifyTimeout bound the NOTIFYs of one
 	// change to one target: at most NotifyAttempts sends, NotifyRetry before
 	// the first retry, doubling, each waiting NotifyTimeout for the answer.
