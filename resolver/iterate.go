@@ -126,6 +126,8 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 	opts := exchange.Options{NoEDNS: !choice.EDNS, No0x20: r.conf().No0x20 || !choice.Case0x20, Timeout: choice.Timeout}
 	if choice.Server != ap { // Select was not consulted for this server
 		opts = exchange.Options{No0x20: r.conf().No0x20}
+	} else if len(choice.Race) > 0 {
+		return r.race(ctx, a, choice)
 	} else if choice.Blocked {
 		// Every candidate is being avoided after repeated timeouts, and
 		// infra will probe each when its backoff ends. Waiting on one now
@@ -172,6 +174,48 @@ func (r *Resolver) send(ctx context.Context, a iterator.Action, choice infra.Cho
 		r.metrics.upstream(strings.ToLower(dns.RcodeToString[m.Rcode]))
 		return m, nil
 	}
+}
+
+// race sends a's query to the server Select chose and to the other
+// never-queried servers it listed (Choice.Race) at once, and returns the
+// first answer that is one (NOERROR or NXDOMAIN), or else the first
+// failure once all have failed. Every response is from a server of the
+// same zone, so any of them serves the iterator. The slower queries run
+// on under the resolver's own context, so that their answers still
+// measure their servers for the next selection; Close stops them.
+func (r *Resolver) race(ctx context.Context, a iterator.Action, choice infra.Choice) (*dns.Msg, error) {
+	type result struct {
+		m   *dns.Msg
+		err error
+	}
+	all := append([]infra.Choice{choice}, choice.Race...)
+	all[0].Race = nil
+	results := make(chan result, len(all))
+	for _, c := range all {
+		one := a
+		one.Server = c.Server.Addr()
+		r.bg.Add(1) // within a resolution, itself counted: safe beside Close
+		go func() {
+			defer r.bg.Done()
+			m, err := r.send(r.ctx, one, c)
+			results <- result{m, err}
+		}()
+	}
+	var first *result
+	for range all {
+		select {
+		case res := <-results:
+			if res.err == nil && (res.m.Rcode == dns.RcodeSuccess || res.m.Rcode == dns.RcodeNameError) {
+				return res.m, nil
+			}
+			if first == nil {
+				first = &res
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return first.m, first.err
 }
 
 // errAvoided is a query not sent because every server it could go to is

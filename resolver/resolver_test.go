@@ -539,3 +539,41 @@ func TestAvoidedFailFast(t *testing.T) {
 		t.Error("no probe after the backoff ended")
 	}
 }
+
+// TestFirstContact: with example.org's replicas 5, 200 and 300 ms away, a
+// resolver that has measured none of them answers its first question under
+// example.org from the nearest: the query goes to every replica never
+// asked at once (Choice.Race), and each is asked once. Five fresh
+// resolvers, so that a lucky random pick cannot pass for it ((1/4)^5).
+func TestFirstContact(t *testing.T) {
+	t.Parallel()
+	h := startHierarchy(t)
+	h.count.next = exchange.New(exchange.Config{Dialer: delayDialer{delay: map[netip.Addr]time.Duration{
+		netip.MustParseAddr("127.53.3.1"): 300 * time.Millisecond,
+		netip.MustParseAddr("127.53.3.2"): 200 * time.Millisecond,
+		netip.MustParseAddr("127.53.3.3"): 5 * time.Millisecond,
+	}}})
+	for i := range 5 {
+		r := h.newResolver(t, nil, nil)
+		// The root and org. first, so that only example.org. is new.
+		if m, _ := ask(t, r, "org.", dns.TypeNS); m.Rcode != dns.RcodeSuccess {
+			t.Fatalf("org. NS: %s", dns.RcodeToString[m.Rcode])
+		}
+		start := time.Now()
+		m, _ := ask(t, r, fmt.Sprintf("first%d.example.org.", i), dns.TypeA)
+		took := time.Since(start)
+		if m.Rcode != dns.RcodeNameError {
+			t.Fatalf("first%d: rcode %s", i, dns.RcodeToString[m.Rcode])
+		}
+		// Well under the 200 ms of the second-nearest replica.
+		if took >= 150*time.Millisecond {
+			t.Errorf("resolver %d: first question under example.org. took %v; the nearest replica is 5 ms away", i, took)
+		}
+		r.Close() // waits for the slower racers, whose answers measure their servers
+	}
+	for _, a := range []string{"127.53.3.1", "127.53.3.2", "127.53.3.3"} {
+		if n := len(h.count.sent(a)); n < 5 || n > 10 {
+			t.Errorf("%s asked %d times by 5 resolvers' first contact; want once or twice each", a, n)
+		}
+	}
+}

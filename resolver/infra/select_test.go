@@ -212,3 +212,38 @@ func BenchmarkSelect(b *testing.B) {
 		clk.Advance(time.Millisecond)
 	}
 }
+
+// TestRace: a server never queried comes with the other never-queried
+// candidates to race; once a server has been queried (answer or timeout)
+// it neither races nor is raced, and lame ones never are.
+func TestRace(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	c := newTestCache(clk, 1)
+	s := []netip.AddrPort{
+		netip.MustParseAddrPort("192.0.2.1:53"), netip.MustParseAddrPort("192.0.2.2:53"),
+		netip.MustParseAddrPort("192.0.2.3:53"), netip.MustParseAddrPort("192.0.2.4:53"),
+		netip.MustParseAddrPort("192.0.2.5:53"),
+	}
+	c.MarkLame(s[4], "example.")
+	ch := mustSelect(t, c, "example.", s...)
+	if len(ch.Race) != MaxRace-1 {
+		t.Fatalf("first contact: %d racers, want %d", len(ch.Race), MaxRace-1)
+	}
+	seen := map[netip.AddrPort]bool{ch.Server: true}
+	for _, r := range ch.Race {
+		if seen[r.Server] || r.Server == s[4] || len(r.Race) != 0 || r.Timeout <= 0 {
+			t.Errorf("racer %+v: repeated, lame, nested or without a timeout", r)
+		}
+		seen[r.Server] = true
+	}
+	// Everyone measured but one: no race, whoever is picked.
+	c.RecordRTT(s[0], 80*time.Millisecond)
+	c.RecordRTT(s[1], 2*time.Millisecond)
+	c.RecordTimeout(s[2])
+	for range 20 {
+		if ch := mustSelect(t, c, "example.", s...); len(ch.Race) != 0 {
+			t.Fatalf("%v raced %v after measurement", ch.Server, ch.Race)
+		}
+	}
+}
