@@ -51,7 +51,7 @@ func (e *entry) sample(rtt time.Duration, now time.Time, cfg *Config) {
 		e.srtt += (rtt - e.srtt) / 8
 	}
 	e.samples++
-	e.rto = clampRTO(e.srtt+4*e.rttvar, cfg)
+	e.rto = clampRTO(e.srtt+max(4*e.rttvar, slack(e.srtt)), cfg)
 
 	// The score restarts from the measurement for a server heard from for
 	// the first time or after timeouts: the old score describes a server
@@ -111,6 +111,18 @@ func (e *entry) backoffEnded(now time.Time) bool {
 }
 
 func (e *entry) blocked(now time.Time) bool { return now.Before(e.blockedUntil) }
+
+// slack is the least the RTO allows above SRTT: RFC 6298 §2's G, which
+// keeps RTO = SRTT + max(G, 4·RTTVAR) from collapsing onto SRTT. A server
+// whose answers always take the same time drives RTTVAR towards zero, and
+// then any hiccup (a busy core, a queue) turns a good answer into a
+// timeout, the server is skipped, and a question whose other servers are
+// unreachable fails: the geo testbed's cut-off phase found exactly that
+// with 120 ms servers answering within a millisecond of each other. A
+// quarter of SRTT, and at least 5 ms, costs little on a real loss.
+func slack(srtt time.Duration) time.Duration {
+	return max(srtt/4, 5*time.Millisecond)
+}
 
 func clampRTO(d time.Duration, cfg *Config) time.Duration {
 	return min(max(d, cfg.MinRTO), cfg.MaxRTO)

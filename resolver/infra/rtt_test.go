@@ -33,6 +33,15 @@ func TestRTTEstimates(t *testing.T) {
 	if info, _ = c.Server(a); info.RTO != DefaultMinRTO {
 		t.Fatalf("RTO of a 1 ms server = %v, want the floor %v", info.RTO, DefaultMinRTO)
 	}
+	// A server that always takes exactly 120 ms: RTTVAR tends to zero, and
+	// the RTO must still leave room for a hiccup (RFC 6298's G).
+	b := ap("192.0.2.2:53")
+	for range 200 {
+		c.RecordRTT(b, 120*time.Millisecond)
+	}
+	if info, _ = c.Server(b); info.RTTVar > time.Millisecond || info.RTO < 150*time.Millisecond {
+		t.Fatalf("steady 120 ms server: %+v, want RTO at least SRTT + SRTT/4", info)
+	}
 }
 
 func TestTimeoutBackoff(t *testing.T) {
