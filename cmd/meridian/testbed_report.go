@@ -276,6 +276,8 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 		run.Latency[tbreport.Warm] = warm[i].Latency
 		run.Failed[tbreport.Cold] = cold[i].Failed()
 		run.Failed[tbreport.Warm] = warm[i].Failed()
+		noteFailures(rep, r.name, rc.region, tbreport.Cold, cold[i])
+		noteFailures(rep, r.name, rc.region, tbreport.Warm, warm[i])
 		if answered := after[i].answered - before[i].answered; answered > 0 {
 			run.CacheHitRatio = (after[i].hits - before[i].hits) / answered
 		}
@@ -322,6 +324,7 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 	for i := range rcs {
 		runs[i].Latency[tbreport.CutOff] = res[i].Latency
 		runs[i].Failed[tbreport.CutOff] = res[i].Failed()
+		noteFailures(rep, r.name, rcs[i].region, tbreport.CutOff, res[i])
 		runs[i].Stale = map[tbreport.Phase]int{tbreport.CutOff: int(afterCut[i].stale - beforeCut[i].stale)}
 	}
 	return runs, nil
@@ -426,8 +429,19 @@ func (b *bed) changePhase(ctx context.Context, r resolverUnderTest, rcs []*regio
 	for i := range rcs {
 		runs[i].Latency[tbreport.Change] = work[i].Latency
 		runs[i].Failed[tbreport.Change] = work[i].Failed()
+		noteFailures(rep, r.name, rcs[i].region, tbreport.Change, work[i])
 	}
 	return ctx.Err()
+}
+
+// noteFailures adds to the report's notes the first questions of a phase
+// that failed, so that a failure count comes with examples to look into.
+func noteFailures(rep *tbreport.Report, resolver, region string, phase tbreport.Phase, res workload.Result) {
+	if len(res.Failures) == 0 {
+		return
+	}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("%s in %s, %s phase: %d failed, first: %s",
+		resolver, region, phase, res.Failed(), strings.Join(res.Failures, "; ")))
 }
 
 // answersWith asks a resolver for name's A record over conn and reports

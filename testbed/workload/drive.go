@@ -56,6 +56,18 @@ type Result struct {
 	// FirstErr says why the first of them did not.
 	Errors   int
 	FirstErr error
+	// Failures holds the first few questions that failed (no answer in
+	// time, or SERVFAIL), as "name: why", for the report to show.
+	Failures []string
+}
+
+// maxFailures bounds Result.Failures.
+const maxFailures = 5
+
+func (r *Result) failed(name, why string) {
+	if len(r.Failures) < maxFailures {
+		r.Failures = append(r.Failures, name+": "+why)
+	}
 }
 
 // Answered returns the number of questions answered.
@@ -88,6 +100,11 @@ func Run(ctx context.Context, clients []Client, o Options) Result {
 			res.Errors += one.Errors
 			if res.FirstErr == nil {
 				res.FirstErr = one.FirstErr
+			}
+			for _, f := range one.Failures {
+				if len(res.Failures) < maxFailures {
+					res.Failures = append(res.Failures, f)
+				}
 			}
 		})
 	}
@@ -134,7 +151,11 @@ func runClient(ctx context.Context, c Client, o Options) Result {
 			if res.FirstErr == nil {
 				res.FirstErr = err
 			}
+			res.failed(name, err.Error())
 			continue
+		}
+		if rcode == dns.RcodeServerFailure {
+			res.failed(name, "SERVFAIL")
 		}
 		res.Rcodes[rcode]++
 		res.Latency = append(res.Latency, d)
