@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,9 @@ func TestRun(t *testing.T) {
 		res := Run(ctx, []Client{dialClient(t, addr, drop, 0)}, Options{Timeout: 200 * time.Millisecond})
 		if res.Errors < 3 || res.FirstErr == nil || res.Answered() != 0 || res.Failed() != res.Errors {
 			t.Errorf("errors %d (%v), answered %d", res.Errors, res.FirstErr, res.Answered())
+		}
+		if len(res.Failures) == 0 || len(res.Failures) > maxFailures || !strings.HasPrefix(res.Failures[0], "drop.example.: ") {
+			t.Errorf("failure examples %q", res.Failures)
 		}
 	})
 }
