@@ -109,6 +109,8 @@ func (b *bed) runReport(ctx context.Context, o reportOptions) error {
 		o.Name, len(b.top.Regions), len(b.top.Servers()), o.Duration)
 	rep.Title = title
 	b.lastReport = rep
+	failures := rep.Notes // the phases' failure examples go last
+	rep.Notes = nil
 	rep.Notes = append(rep.Notes,
 		"cold: every cache empty, each client asks its names (Zipf with a share of names that do not exist) for the phase; warm: the clients go on for as long again, over the caches the cold phase filled",
 		"hit ratio and upstream/query cover cold and warm; upstream queries are counted where the authoritative servers receive them; nearest share is of the warm phase's upstream queries",
@@ -118,6 +120,7 @@ func (b *bed) runReport(ctx context.Context, o reportOptions) error {
 	if !o.Compare {
 		rep.Notes = append(rep.Notes, "no peer resolver compared (-compare unbound, as root)")
 	}
+	rep.Notes = append(rep.Notes, failures...)
 	if err := rep.WriteText(o.Out); err != nil {
 		return err
 	}
