@@ -29,7 +29,10 @@ shared high port. Latency between regions is emulated per packet, in user
 space, by the sockets the testbed hands to the servers.
 
 Without -report it prints the servers and a dig line for each region's
-resolver, then runs until interrupted (SIGINT, SIGTERM).
+resolver, then runs until interrupted (SIGINT, SIGTERM). SIGHUP makes
+every server re-read its config and zone files, as meridian auth does:
+edit a zone under DIR/zones, raise its serial, and the primary reloads
+and NOTIFYs its secondaries.
 
 With -report it drives the topology's clients through four phases (cold
 caches, warm caches, a zone change at a primary, one region cut off) and
@@ -149,9 +152,19 @@ func runTestbed(ctx context.Context, f testbedFlags, stdout, stderr io.Writer) e
 		})
 	}
 	b.printServers(stdout)
-	<-ctx.Done()
-	fmt.Fprintln(stderr, "\nstopping ...")
-	return nil
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr, "\nstopping ...")
+			return nil
+		case <-hup:
+			fmt.Fprintln(stderr, "SIGHUP: every server re-reads its config and zone files")
+			b.reloadAll()
+		}
+	}
 }
 
 // printServers prints the table of servers and what to try.

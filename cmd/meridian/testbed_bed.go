@@ -318,6 +318,20 @@ func (b *bed) start(ctx context.Context, s topology.Server, text, level string) 
 	}
 }
 
+// reloadAll asks every daemon to reload, as SIGHUP would each `meridian
+// auth` or `meridian resolver`: primaries re-read their zone files and
+// NOTIFY their secondaries of a new serial.
+func (b *bed) reloadAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range b.daemons {
+		select {
+		case d.reload <- reloadSignal{}:
+		default: // one already pending does the same
+		}
+	}
+}
+
 // daemon returns the daemon of a server by name, or nil.
 func (b *bed) daemon(name string) *tbDaemon {
 	b.mu.Lock()

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,19 +17,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/meridian-dns/meridian/internal/peer"
+	"github.com/meridian-dns/meridian/testbed/hier"
 )
 
 // TestTestbedCommand runs `meridian testbed` as an operator would: it
 // prints every server and a dig line per region, answers dig through a
-// region's resolver, serves metrics and health, and on SIGINT stops,
-// exits 0 and removes its temporary directory.
+// region's resolver, serves metrics and health, reloads on SIGHUP (an
+// edited zone reaches its secondary), and on SIGINT stops, exits 0 and
+// removes its temporary directory.
 func TestTestbedCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
 	dig := peer.Require(t, "dig")
 	bin := buildMeridian(t)
 	dnsPort, metricsPort := testbedPorts(t)
 	cmd := exec.Command(bin, "testbed", "-topology", "../../testdata/topologies/quick.yaml",
 		"-port", fmt.Sprint(dnsPort), "-metrics-port", fmt.Sprint(metricsPort))
+
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +122,19 @@ func TestTestbedCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir[1], "logs", "resolver-a.log")); err != nil {
 		t.Error(err)
 	}
+	// An operator's edit: a new serial in a primary's zone file, then
+	// SIGHUP; the primary reloads and NOTIFYs, the secondary transfers.
+	bumpSerial(t, filepath.Join(dir[1], "zones", "one.test.zone"))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	secondary := regexp.MustCompile(`(?m)^one\.test-a\s+secondary\s+\S+\s+\S+\s+(\S+)`).FindStringSubmatch(text)
+	if secondary == nil {
+		t.Fatal("no one.test-a secondary in the table")
+	}
+	if err := waitServing(context.Background(), netip.MustParseAddrPort(secondary[1]), "one.test.", 2, 10*time.Second); err != nil {
+		t.Errorf("after SIGHUP, the secondary at %s: %v; stderr:\n%s", secondary[1], err, stderr.String())
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -151,5 +174,34 @@ func TestTestbedUsage(t *testing.T) {
 		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.want)
 		}
+	}
+}
+
+// bumpSerial raises the SOA serial of a zone file by one, as an operator
+// editing it would.
+func bumpSerial(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rrs []dns.RR
+	zp := dns.NewZoneParser(f, "", path)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		if soa, isSOA := rr.(*dns.SOA); isSOA {
+			soa.Serial++
+		}
+		rrs = append(rrs, rr)
+	}
+	f.Close()
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := hier.WriteZone(&b, rrs[0].Header().Name, rrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
