@@ -204,8 +204,9 @@ func (r *Resolver) conf() *Config { return &r.live.Load().cfg }
 // Reconfigure applies a reloaded configuration and keeps the caches:
 // everything in Config takes effect for resolutions that start afterwards,
 // the cache's TTL clamps and stale window included (for what is cached from
-// now on), except the cache's size and the rest of Cache, Infra, Exchanger,
-// Registerer, Logger and Now, which are fixed when the Resolver is built.
+// now on), and its size at once (a smaller one evicts the least recently
+// used), except the rest of Cache, Infra, Exchanger, Registerer, Logger and
+// Now, which are fixed when the Resolver is built.
 // Invalid cache limits change nothing and are returned as an error. What is cached at or below a forward or stub
 // zone that was added, removed or given other servers is dropped, so that
 // names there are not reached the old way until their TTLs run out.
@@ -215,7 +216,12 @@ func (r *Resolver) Reconfigure(cfg Config) error {
 	if err := r.cache.SetLimits(c.MinTTL, c.MaxTTL, c.NegativeMaxTTL, c.StaleWindow); err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}
-	c.Size, c.MaxChain, c.StaleTTL, c.PrefetchPercent = old.Cache.Size, old.Cache.MaxChain, old.Cache.StaleTTL, old.Cache.PrefetchPercent
+	if c.Size != old.Cache.Size {
+		if err := r.cache.Resize(c.Size); err != nil {
+			return fmt.Errorf("resolver: %w", err)
+		}
+	}
+	c.MaxChain, c.StaleTTL, c.PrefetchPercent = old.Cache.MaxChain, old.Cache.StaleTTL, old.Cache.PrefetchPercent
 	c.Registerer, c.Now = old.Cache.Registerer, old.Cache.Now
 	cfg.Cache, cfg.Infra, cfg.Exchanger = c, old.Infra, old.Exchanger
 	cfg.Registerer, cfg.Logger, cfg.Now = old.Registerer, old.Logger, old.Now

@@ -324,7 +324,7 @@ func TestHostileServers(t *testing.T) {
 func TestReconfigureKeepsCache(t *testing.T) {
 	t.Parallel()
 	h := startHierarchy(t)
-	r := h.newResolver(t, nil, nil)
+	r := h.newResolver(t, nil, func(c *Config) { c.Cache.Size = 600 }) // two shards
 	ask(t, r, "www.example.org.", dns.TypeA)
 	cfg := *r.conf()
 	cfg.NoMinimise = true
@@ -337,6 +337,18 @@ func TestReconfigureKeepsCache(t *testing.T) {
 	ask(t, r, "www.other.net.", dns.TypeA)
 	if sent := h.count.sent("127.53.2.1"); len(sent) == 0 || sent[len(sent)-1] != "www.other.net." {
 		t.Errorf("net. servers saw %q after turning minimisation off", sent)
+	}
+	// The cache's size applies at once: one entry per shard left.
+	cfg = *r.conf()
+	cfg.Cache.Size = 2
+	if err := r.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Cache().Stats(); s.Entries > 2 || s.Evictions == 0 {
+		t.Errorf("after shrinking the cache to 2 entries: %+v", s)
+	}
+	if r.conf().Cache.Size != 2 {
+		t.Errorf("running cache size %d, want 2", r.conf().Cache.Size)
 	}
 }
 

@@ -26,8 +26,6 @@ func (d *resolverDaemon) reload() {
 		return
 	}
 	cur := d.cfg
-	// Keep the cache's size: it is fixed when the cache is built.
-	rc.Cache.Size = cur.Resolver.Cache.Size
 	if err := d.res.Reconfigure(rc); err != nil {
 		d.log.Error("reload refused: still serving the previous configuration", "err", err)
 		return
@@ -43,7 +41,7 @@ func (d *resolverDaemon) reload() {
 	})
 	// Keep the running values in the config we hold, so that the next
 	// reload compares against what runs and warns again.
-	next.Resolver.MaxRecursive, next.Resolver.Cache.Size = cur.Resolver.MaxRecursive, cur.Resolver.Cache.Size
+	next.Resolver.MaxRecursive = cur.Resolver.MaxRecursive
 	if slices.Contains(changed, "resolver.allow") {
 		d.srv.SetAllow(next.Resolver.AllowPrefixes())
 		d.log.Info("allow list changed", "allow", next.Resolver.Allow)
@@ -56,9 +54,9 @@ func (d *resolverDaemon) reload() {
 }
 
 // needsRestartKey reports whether a reload cannot apply a key of the
-// resolver section: the server's slots and the cache's size are fixed when
-// they are built. TTL clamps and the stale window apply at once, to what is
+// resolver section: the server's slots are fixed when it is built. The
+// cache's size applies at once; TTL clamps and the stale window to what is
 // cached from then on.
 func needsRestartKey(key string) bool {
-	return key == "resolver.max-recursive" || key == "resolver.cache.size"
+	return key == "resolver.max-recursive"
 }

@@ -230,11 +230,7 @@ func New(cfg Config) (*Cache, error) {
 	}
 	c.shards = make([]shard, n)
 	for i := range c.shards {
-		size := cfg.Size / n
-		if i < cfg.Size%n {
-			size++
-		}
-		l, err := lru.New[uint64, *entry](max(size, 1))
+		l, err := lru.New[uint64, *entry](shardSize(cfg.Size, n, i))
 		if err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
@@ -244,6 +240,36 @@ func New(cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// shardSize is shard i's share of size entries over n shards, at least 1.
+func shardSize(size, n, i int) int {
+	share := size / n
+	if i < size%n {
+		share++
+	}
+	return max(share, 1)
+}
+
+// Resize changes the entry budget of a running cache, for a reload: a
+// smaller one evicts the least recently used entries at once (counted as
+// evictions). The number of shards stays what the first size chose, and
+// each keeps room for at least one entry. Zero takes the default, as in
+// Config.
+func (c *Cache) Resize(size int) error {
+	cfg := Config{Size: size}.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.wmu.Lock()
+		if evicted := sh.lru.Resize(shardSize(cfg.Size, len(c.shards), i)); evicted > 0 {
+			sh.evictions.Add(uint64(evicted))
+		}
+		sh.wmu.Unlock()
+	}
+	return nil
 }
 
 // shardCount picks a power of two up to 256 that leaves each shard at least

@@ -96,6 +96,34 @@ func TestEviction(t *testing.T) {
 	})
 }
 
+// TestResize: a running cache shrinks at once, evicting the least
+// recently used (counted), and grows again, keeping its shards.
+func TestResize(t *testing.T) {
+	t.Parallel()
+	c, _ := newCache(t, newClock(), Config{Size: 2048}) // 8 shards
+	for i := range 2048 {
+		mustInsert(t, c, RankAnswer, fmt.Sprintf("n%d.example. 60 IN A 192.0.2.1", i))
+	}
+	if err := c.Resize(512); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Stats(); s.Entries != 512 || s.Evictions != 2048-512 || len(c.shards) != 8 {
+		t.Errorf("after shrinking: %+v, %d shards; want 512 entries, %d evictions, 8 shards", s, len(c.shards), 2048-512)
+	}
+	if err := c.Resize(4096); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4096 {
+		mustInsert(t, c, RankAnswer, fmt.Sprintf("m%d.example. 60 IN A 192.0.2.1", i))
+	}
+	if s := c.Stats(); s.Entries != 4096 {
+		t.Errorf("after growing: %d entries, want 4096", s.Entries)
+	}
+	if err := c.Resize(-1); err == nil {
+		t.Error("a negative size was accepted")
+	}
+}
+
 // TestKeys checks what makes two questions the same key.
 func TestKeys(t *testing.T) {
 	t.Parallel()
