@@ -36,7 +36,8 @@ type Handler struct {
 	xfr            Transfers  // Options.Transfers; nil: transfers refused
 	notify         NotifyFunc // Options.Notify; nil: NOTIFY is NOTIMP
 	allow          atomic.Pointer[[]netip.Prefix]
-	slots          chan struct{} // resolutions in flight; nil: no limit
+	inflight       atomic.Int64 // resolutions holding a slot
+	maxRecursive   atomic.Int64 // Options.MaxRecursive, or SetMaxRecursive's; 0: no limit
 	resolveTimeout time.Duration
 	prohibited     dns.EDNS0_EDE // for clients outside allow
 	// ctx is the lifetime of resolutions: cancelled when a shutdown runs
@@ -51,9 +52,7 @@ func newHandler(opts Options, m *metrics) *Handler {
 		prohibited: dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
 	h.setAllow(opts.Allow)
-	if opts.MaxRecursive > 0 {
-		h.slots = make(chan struct{}, opts.MaxRecursive)
-	}
+	h.maxRecursive.Store(int64(max(opts.MaxRecursive, 0)))
 	if h.rec != nil {
 		h.notify = nil // a resolver has no secondary zones
 	}

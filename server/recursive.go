@@ -204,12 +204,10 @@ func clearSections(m *dns.Msg) {
 
 // acquire takes a slot for a resolution, without waiting.
 func (h *Handler) acquire() bool {
-	if h.slots != nil {
-		select {
-		case h.slots <- struct{}{}:
-		default:
-			return false
-		}
+	n := h.inflight.Add(1)
+	if limit := h.maxRecursive.Load(); limit > 0 && n > limit {
+		h.inflight.Add(-1)
+		return false
 	}
 	h.metrics.recursions.Inc()
 	return true
@@ -217,7 +215,10 @@ func (h *Handler) acquire() bool {
 
 func (h *Handler) release() {
 	h.metrics.recursions.Dec()
-	if h.slots != nil {
-		<-h.slots
-	}
+	h.inflight.Add(-1)
 }
+
+// SetMaxRecursive changes Options.MaxRecursive of a running server, for a
+// reload: resolutions beyond a lowered limit finish; new ones wait for the
+// count to drop below it. 0 means no limit.
+func (s *Server) SetMaxRecursive(n int) { s.handler.maxRecursive.Store(int64(max(n, 0))) }

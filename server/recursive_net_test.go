@@ -146,12 +146,13 @@ func TestResolverOverTCP(t *testing.T) {
 }
 
 // TestResolverLimit: with MaxRecursive resolutions waiting, a further UDP
-// miss is dropped and a TCP miss gets SERVFAIL; cache hits are answered;
-// once the resolutions end, misses are resolved again.
+// miss is dropped and a TCP miss gets SERVFAIL; cache hits are answered; a
+// raised limit (a reload) lets one more start; once the resolutions end,
+// misses are resolved again.
 func TestResolverLimit(t *testing.T) {
 	t.Parallel()
 	f := newFakeRecursor(true)
-	_, reg, addr := startResolverServer(t, f, Options{MaxRecursive: 2})
+	s, reg, addr := startResolverServer(t, f, Options{MaxRecursive: 2})
 	c := dialUDP(t, addr)
 	for i := range 2 {
 		m := rdQuery("www.example.")
@@ -169,9 +170,15 @@ func TestResolverLimit(t *testing.T) {
 	if r, _ := roundTrip(t, "udp", addr, rdQuery("cached.example.")); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("cache hit at the limit: %s", dns.RcodeToString[r.Rcode])
 	}
+	// A reload raises the limit: one more resolution starts.
+	s.SetMaxRecursive(3)
+	more := rdQuery("more.example.")
+	more.Id = 400
+	c.send(more)
+	f.waitStarted(t, 1)
 	close(f.release)
-	for range 2 {
-		if r := c.mustRecv(); r.Id != 100 && r.Id != 101 {
+	for range 3 {
+		if r := c.mustRecv(); r.Id != 100 && r.Id != 101 && r.Id != 400 {
 			t.Errorf("answer %d; the dropped query 300 was answered", r.Id)
 		}
 	}
@@ -181,8 +188,8 @@ func TestResolverLimit(t *testing.T) {
 	if r, _ := roundTrip(t, "udp", addr, rdQuery("after.example.")); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Errorf("after the limit cleared: %v", r)
 	}
-	if got := len(f.resolveCalls()); got != 3 {
-		t.Errorf("%d resolutions, want 3", got)
+	if got := len(f.resolveCalls()); got != 4 {
+		t.Errorf("%d resolutions, want 4", got)
 	}
 }
 

@@ -34,12 +34,12 @@ answers 200 while serving.
 
 Signals:
   SIGHUP           re-read the config file (flags still win), keeping the
-                   cache: the allow list applies at once, the resolver's
-                   settings to the resolutions that start afterwards.
-                   Changes to listen, metrics, udp-size, tcp.*, log.format,
-                   resolver.max-recursive, resolver.stale-window and
-                   resolver.cache.* need a restart and are logged as
-                   ignored.
+                   cache: the allow list, max-recursive and the cache's
+                   size apply at once, the resolver's settings to the
+                   resolutions that start afterwards, the TTL clamps and
+                   stale-window to what is cached afterwards. Changes to
+                   listen, metrics, udp-size, tcp.* and log.format need a
+                   restart and are logged as ignored.
   SIGTERM, SIGINT  stop accepting queries, finish those in flight, exit 0.
 
 Example:

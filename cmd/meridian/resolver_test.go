@@ -105,20 +105,18 @@ func TestResolverReload(t *testing.T) {
 		t.Errorf("a client no longer allowed: %s RA %v", dns.RcodeToString[r.Rcode], r.RecursionAvailable)
 	}
 
-	t.Log("resolver settings, TTL clamps and the cache's size go to the resolver, max-recursive needs a restart; the cache stays")
+	t.Log("resolver settings, TTL clamps, the cache's size and max-recursive apply; the cache stays")
 	n = d.log.len()
 	write("  allow: [127.0.0.1]\n  cache: {max-ttl: 1h, size: 50000}\n  max-recursive: 10\n" +
 		"  forward-zones: [{name: corp.example, servers: [127.0.0.1]}]\n")
 	d.doReload(t)
-	d.log.waitFor(t, n, "reload: setting needs a restart; keeping the running value", "key", "resolver.max-recursive", "running", "1024", "config", "10")
-	d.log.waitFor(t, n, "reload done", "changed", "[resolver.allow resolver.cache.size resolver.cache.max-ttl resolver.forward-zones]")
+	d.log.waitFor(t, n, "reload done", "changed", "[resolver.allow resolver.max-recursive resolver.cache.size resolver.cache.max-ttl resolver.forward-zones]")
 	r = query(t, "udp", d.dns, "www.example.org", dns.TypeA) // RD=0: the cache only
 	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Errorf("the cached answer after a reload: %v", r)
 	}
 	n = d.log.len()
-	d.doReload(t) // the same file: the setting that needs a restart is still pending
-	d.log.waitFor(t, n, "reload: setting needs a restart; keeping the running value", "key", "resolver.max-recursive")
+	d.doReload(t) // the same file: nothing left to change
 	d.log.waitFor(t, n, "reload done", "changed", "[]")
 
 	t.Log("an invalid config, or root hints that do not parse, change nothing")
