@@ -116,8 +116,10 @@ func startBed(ctx context.Context, t *topology.Topology, o bedOptions) (*bed, er
 		started[s.Addr] = true
 	}
 	for pending := true; pending; {
+		// Each round starts every secondary whose source serves the zone,
+		// then waits for their first transfers together.
 		pending = false
-		progress := false
+		var round []topology.Server
 		for _, s := range servers {
 			if s.Role != topology.RoleSecondary || started[s.Addr] {
 				continue
@@ -129,15 +131,27 @@ func startBed(ctx context.Context, t *topology.Topology, o bedOptions) (*bed, er
 			if err := b.start(ctx, s, b.authConfig(s), o.LogLevel); err != nil {
 				return nil, err
 			}
-			if err := waitServing(ctx, s.Addr, s.Zone, 1, 30*time.Second); err != nil {
-				return nil, fmt.Errorf("testbed: %s did not get %s from %v: %w (see %s)",
-					s.Name, s.Zone, s.From, err, b.daemon(s.Name).logFile)
-			}
-			started[s.Addr] = true
-			progress = true
+			round = append(round, s)
 		}
-		if pending && !progress {
+		if pending && len(round) == 0 {
 			return nil, errors.New("testbed: secondaries transfer from each other in a loop")
+		}
+		errs := make([]error, len(round))
+		var wg sync.WaitGroup
+		for i, s := range round {
+			wg.Go(func() {
+				if err := waitServing(ctx, s.Addr, s.Zone, 1, 30*time.Second); err != nil {
+					errs[i] = fmt.Errorf("testbed: %s did not get %s from %v: %w (see %s)",
+						s.Name, s.Zone, s.From, err, b.daemon(s.Name).logFile)
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		for _, s := range round {
+			started[s.Addr] = true
 		}
 	}
 	for _, s := range servers {
