@@ -45,6 +45,12 @@ func sample() *Report {
 			{Name: "us-east", PhysicalLimit: 120 * time.Millisecond, Meridian: run("meridian", 20, 150*time.Millisecond, 2*time.Microsecond)},
 			{Name: "empty"}, // nothing measured: must not break either output
 		},
+		Change: "example.com. serial 2: host0.example.com. A moved",
+		Seen: []Seen{
+			{Server: "example.com-us-east", Role: "secondary", Region: "us-east", After: 313 * time.Millisecond, Bound: 10 * time.Second},
+			{Server: "meridian-eu-west", Role: "resolver", Region: "eu-west", Bound: 70 * time.Second}, // never seen
+		},
+		Notes: []string{"a note with <markup> & an ampersand"},
 	}
 }
 
@@ -78,6 +84,11 @@ func TestText(t *testing.T) {
 	}
 	if row := strings.Fields(lines[9]); len(row) != len(PhaseColumns())+4 { // 4 cells hold "N ms"
 		t.Errorf("change row %q has %d fields", lines[9], len(row))
+	}
+	for _, want := range []string{"zone change: example.com. serial 2", "example.com-us-east  secondary", "313ms", "not seen", "* a note with <markup>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q", want)
+		}
 	}
 }
 
@@ -128,8 +139,11 @@ func TestHTML(t *testing.T) {
 			}
 		}
 	}
-	if tables != 2 {
-		t.Errorf("%d tables, want 2", tables)
+	if tables != 3 {
+		t.Errorf("%d tables, want 3 (latency, phases, zone change)", tables)
+	}
+	if !strings.Contains(html, "&lt;markup&gt; &amp; an ampersand") {
+		t.Error("the notes are not in the HTML, escaped")
 	}
 	if len(svgs) != len(r.Regions) {
 		t.Errorf("SVGs in sections %v, want one in each of %d regions", svgs, len(r.Regions))
