@@ -103,13 +103,14 @@ type fakePrimary struct {
 	addr netip.AddrPort
 
 	mu         sync.Mutex
-	versions   [][]dns.RR // history, newest last
-	down       bool       // answer everything SERVFAIL
-	cut        bool       // close transfers after the first message
-	noIXFR     bool       // answer IXFR with a full transfer
-	refuseIXFR bool       // answer IXFR REFUSED
-	badIXFR    bool       // send an IXFR whose deletion does not match
-	truncSOA   bool       // answer SOA over UDP truncated, without records
+	versions   [][]dns.RR    // history, newest last
+	down       bool          // answer everything SERVFAIL
+	cut        bool          // close transfers after the first message
+	noIXFR     bool          // answer IXFR with a full transfer
+	refuseIXFR bool          // answer IXFR REFUSED
+	badIXFR    bool          // send an IXFR whose deletion does not match
+	truncSOA   bool          // answer SOA over UDP truncated, without records
+	hold       chan struct{} // non-nil: transfers stall after the first message until closed
 	counts     map[uint16]int
 	sources    map[netip.Addr]bool
 }
@@ -178,7 +179,7 @@ func (p *fakePrimary) serve(w dns.ResponseWriter, r *dns.Msg, key *Key) {
 		p.sources[ap.Addr()] = true
 	}
 	cur := p.versions[len(p.versions)-1]
-	versions, down, cut, noIXFR, refuseIXFR, badIXFR, truncSOA := p.versions, p.down, p.cut, p.noIXFR, p.refuseIXFR, p.badIXFR, p.truncSOA
+	versions, down, cut, noIXFR, refuseIXFR, badIXFR, truncSOA, hold := p.versions, p.down, p.cut, p.noIXFR, p.refuseIXFR, p.badIXFR, p.truncSOA, p.hold
 	p.mu.Unlock()
 
 	m := new(dns.Msg)
@@ -210,7 +211,7 @@ func (p *fakePrimary) serve(w dns.ResponseWriter, r *dns.Msg, key *Key) {
 		if stream == nil {
 			stream = append(slices.Clone(cur), cur[0])
 		}
-		p.send(w, r, stream, cut)
+		p.send(w, r, stream, cut, hold)
 		return
 	default:
 		m.Rcode = dns.RcodeNotImplemented
@@ -219,8 +220,9 @@ func (p *fakePrimary) serve(w dns.ResponseWriter, r *dns.Msg, key *Key) {
 }
 
 // send writes the stream two records per message, as a primary splits a
-// large zone; cut closes the connection after the first message.
-func (p *fakePrimary) send(w dns.ResponseWriter, r *dns.Msg, stream []dns.RR, cut bool) {
+// large zone; cut closes the connection after the first message, and hold,
+// if not nil, stalls the stream there until it is closed.
+func (p *fakePrimary) send(w dns.ResponseWriter, r *dns.Msg, stream []dns.RR, cut bool, hold chan struct{}) {
 	ch := make(chan *dns.Envelope)
 	tr := new(dns.Transfer)
 	done := make(chan struct{})
@@ -232,6 +234,9 @@ func (p *fakePrimary) send(w dns.ResponseWriter, r *dns.Msg, stream []dns.RR, cu
 		ch <- &dns.Envelope{RR: stream[i:min(i+2, len(stream))]}
 		if cut {
 			break
+		}
+		if hold != nil && i == 0 {
+			<-hold
 		}
 	}
 	close(ch)

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -93,12 +94,18 @@ type Options struct {
 	// file even in one data directory. Default false: journal kept.
 	NoJournal bool
 	// Publish receives each version to serve, from the disk copy at New
-	// and after every transfer, and again after an expired zone refreshes.
-	// It is called from the zone's goroutine and should not block long.
+	// or AddZone and after every transfer, and again after an expired zone
+	// refreshes. It is called from the zone's goroutine (or from New and
+	// AddZone, for the disk copy) and should not block long. It is never
+	// called for a zone once RemoveZone has returned, so the daemon can
+	// stop serving the zone right then. Like every callback here, it must
+	// not call AddZone, RemoveZone or Close, which wait for the zone's
+	// goroutine.
 	Publish func(origin string, z *zone.Zone)
 	// Expire is called when a zone passes EXPIRE without a successful
-	// refresh (RFC 1035 §3.3.13), or its disk copy had at New; the daemon
-	// then serves zone.Failed, which answers SERVFAIL, until Publish.
+	// refresh (RFC 1035 §3.3.13), or its disk copy had at New or AddZone;
+	// the daemon then serves zone.Failed, which answers SERVFAIL, until
+	// Publish.
 	Expire func(origin string, err error)
 	// SerialChanged is called after a new serial is stored and published,
 	// so that the daemon can NOTIFY downstream secondaries (RFC 1996).
@@ -119,47 +126,59 @@ var (
 	ErrExpired = errors.New("secondary: zone expired")
 	// ErrInvalid: a transferred version failed validation.
 	ErrInvalid = errors.New("secondary: transferred zone is invalid")
+	// ErrClosed: AddZone or RemoveZone after Close, or after the context
+	// given to New is done.
+	ErrClosed = errors.New("secondary: manager closed")
 )
 
 // Manager keeps a set of secondary zones. Its goroutines, one per zone,
-// stop at Close or when the context given to New is done.
+// stop at RemoveZone for that zone, at Close, or when the context given to
+// New is done.
 type Manager struct {
-	opts    Options
-	zones   map[string]*szone // by lower-case origin; fixed after New
+	opts Options
+	// zones maps lower-case origins to zones. AddZone and RemoveZone
+	// replace the whole map rather than edit it, so that the NOTIFY path,
+	// Status and the metrics read it without a lock (STYLE rule 2).
+	zones   atomic.Pointer[map[string]*szone]
 	metrics *metrics
+	ctx     context.Context // parent of every zone goroutine's context
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // every zone goroutine, for Close
+
+	// mu serialises AddZone, RemoveZone and Close, so that a zone's files
+	// are never open twice and Close sees every goroutine started.
+	mu     sync.Mutex
+	closed bool
 }
 
 // New loads each zone's copy from the data directory and publishes it at
 // once (or reports it expired), then starts the refresh loops, which check
-// the primaries immediately.
+// the primaries immediately. The list may be empty: zones can be added
+// later with AddZone.
 func New(ctx context.Context, opts Options, zones []Zone) (*Manager, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("secondary: no data directory")
 	}
 	opts = opts.withDefaults()
-	m := &Manager{opts: opts, zones: make(map[string]*szone, len(zones))}
+	m := &Manager{opts: opts}
+	set := make(map[string]*szone, len(zones))
 	for _, zc := range zones {
-		z, err := m.open(zc)
+		z, err := m.open(zc, set)
 		if err != nil {
-			m.closeJournals()
+			closeJournals(set)
 			return nil, err
 		}
-		m.zones[z.origin] = z
+		set[z.origin] = z
 	}
+	m.zones.Store(&set)
 	var err error
 	if m.metrics, err = newMetrics(opts.Registerer, m); err != nil {
-		m.closeJournals()
+		closeJournals(set)
 		return nil, err
 	}
-	ctx, m.cancel = context.WithCancel(ctx)
-	for _, z := range m.zones {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.run(ctx, z)
-		}()
+	m.ctx, m.cancel = context.WithCancel(ctx)
+	for _, z := range set {
+		m.start(z)
 	}
 	return m, nil
 }
@@ -200,10 +219,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// open prepares one zone: its journal, and its disk copy if any.
-func (m *Manager) open(zc Zone) (*szone, error) {
-	origin := strings.ToLower(dns.Fqdn(zc.Origin))
-	if _, dup := m.zones[origin]; dup {
+// open prepares one zone: its journal, and its disk copy if any, which it
+// publishes. have is the zones kept already.
+func (m *Manager) open(zc Zone, have map[string]*szone) (*szone, error) {
+	origin := canonical(zc.Origin)
+	if _, dup := have[origin]; dup {
 		return nil, fmt.Errorf("secondary: zone %s configured twice", origin)
 	}
 	if len(zc.Primaries) == 0 {
@@ -226,16 +246,22 @@ func (m *Manager) open(zc Zone) (*szone, error) {
 }
 
 // Close stops every zone goroutine, waits for them, and closes the
-// journals.
+// journals. A second Close does nothing.
 func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	m.cancel()
 	m.wg.Wait()
-	return m.closeJournals()
+	return closeJournals(m.snapshot())
 }
 
-func (m *Manager) closeJournals() error {
+func closeJournals(zones map[string]*szone) error {
 	var errs []error
-	for _, z := range m.zones {
+	for _, z := range zones {
 		if z.journal != nil {
 			errs = append(errs, z.journal.Close())
 		}
@@ -245,28 +271,28 @@ func (m *Manager) closeJournals() error {
 
 // Journal returns the journal of the differences this secondary applied to
 // origin, for the primary side to answer IXFR downstream; nil for a zone
-// not managed here or with Options.NoJournal. It stays readable after
-// Close. It ends at the serial of the version published last.
+// not kept here (or removed) or with Options.NoJournal. It stays readable
+// after Close. It ends at the serial of the version published last.
 func (m *Manager) Journal(origin string) *journal.Journal {
-	if z := m.zones[strings.ToLower(dns.Fqdn(origin))]; z != nil {
+	if z := m.zone(origin); z != nil {
 		return z.journal
 	}
 	return nil
 }
 
 // Current returns the version of origin held (served unless expired), or
-// nil when none has been transferred yet.
+// nil when none has been transferred yet or the zone is not kept here.
 func (m *Manager) Current(origin string) *zone.Zone {
-	if z := m.zones[strings.ToLower(dns.Fqdn(origin))]; z != nil {
+	if z := m.zone(origin); z != nil {
 		return z.current()
 	}
 	return nil
 }
 
 // Refresh asks for an immediate SOA check of origin, as a NOTIFY does; it
-// reports whether the zone is managed here.
+// reports whether the zone is kept here.
 func (m *Manager) Refresh(origin string) bool {
-	z := m.zones[strings.ToLower(dns.Fqdn(origin))]
+	z := m.zone(origin)
 	if z != nil {
 		z.poke()
 	}
@@ -303,7 +329,7 @@ func (m *Manager) notify(req *dns.Msg, from netip.Addr, tsigKey string) string {
 	if req.Opcode != dns.OpcodeNotify || len(req.Question) != 1 || req.Question[0].Qtype != dns.TypeSOA {
 		return "formerr"
 	}
-	z := m.zones[strings.ToLower(req.Question[0].Name)]
+	z := m.zone(req.Question[0].Name)
 	if z == nil {
 		return "notauth"
 	}
@@ -332,10 +358,11 @@ type Status struct {
 	ExpiresAt time.Time // zero when expired or without data
 }
 
-// Status reports every zone, in no particular order.
+// Status reports every zone kept, in no particular order.
 func (m *Manager) Status() []Status {
-	out := make([]Status, 0, len(m.zones))
-	for _, z := range m.zones {
+	zones := m.snapshot()
+	out := make([]Status, 0, len(zones))
+	for _, z := range zones {
 		z.mu.Lock()
 		s := Status{Origin: z.origin, HasData: z.cur != nil, Expired: z.expired, LastOK: z.lastOK, NextCheck: z.nextCheck}
 		if z.cur != nil {

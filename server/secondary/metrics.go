@@ -8,7 +8,9 @@ import (
 
 // metrics are the secondary side's, named meridian_secondary_*. Labels are
 // low-cardinality: the transfer kind and outcome, and the zone origin for
-// the per-zone gauges (one series per configured zone).
+// the per-zone gauges (one series per zone kept). Those are made at each
+// scrape from the current set of zones, so a removed zone's series go with
+// it and nothing needs deleting.
 type metrics struct {
 	transfers *prometheus.CounterVec   // kind, outcome
 	bytes     *prometheus.CounterVec   // kind
@@ -69,7 +71,7 @@ func (x *metrics) Describe(ch chan<- *prometheus.Desc) {
 
 func (x *metrics) Collect(ch chan<- prometheus.Metric) {
 	now := x.m.opts.Clock.Now()
-	for _, z := range x.m.zones {
+	for _, z := range x.m.snapshot() {
 		z.mu.Lock()
 		cur, last := z.cur, z.lastOK
 		exp, ok := x.m.expiresAt(z)

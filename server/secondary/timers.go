@@ -40,6 +40,8 @@ type szone struct {
 	store     *store
 	journal   *journal.Journal
 	kick      chan struct{} // capacity 1: a NOTIFY pending
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when run has returned
 
 	mu        sync.Mutex
 	cur       *zone.Zone // last good version, nil if none

@@ -131,6 +131,11 @@ func (m *Manager) transfer(ctx context.Context, z *szone, p Primary, cur *zone.Z
 	if err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
+	// A zone being removed keeps what it has: the daemon has stopped
+	// serving it, and its disk copy is the base if it is added back.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
 	return m.install(z, cur, nz, v.deltas)
 }
 
