@@ -80,6 +80,14 @@ func (m *zoneMerger) setSecondary(z *zone.Zone) {
 	m.swap()
 }
 
+// removeSecondary stops serving a secondary zone.
+func (m *zoneMerger) removeSecondary(origin string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.secondaries, strings.ToLower(origin))
+	m.swap()
+}
+
 // swap serves the merged set. Nothing is served before the primaries are
 // first loaded, so that /healthz stays 503 while a large zone loads.
 func (m *zoneMerger) swap() {
@@ -87,8 +95,13 @@ func (m *zoneMerger) swap() {
 		return
 	}
 	all := m.primaries.Zones()
-	for _, z := range m.secondaries {
-		all = append(all, z)
+	for origin, z := range m.secondaries {
+		// A zone turning from primary to secondary on a reload is, for a
+		// moment, in both: the primary version serves until the new
+		// primaries leave it out.
+		if m.primaries.Get(origin) == nil {
+			all = append(all, z)
+		}
 	}
 	m.srv.SetZones(zone.NewSet(all...))
 }
@@ -155,7 +168,7 @@ func (r *replication) serverOptions(o server.Options, cfg *config.Config) server
 	if r.primary != nil {
 		o.Transfers = r.primary
 	}
-	if hasSecondaries(cfg) {
+	if keepsSecondaries(cfg) {
 		// The Manager starts after the server is built; NOTIFYs arrive only
 		// once the server has started, after it.
 		o.Notify = func(req *dns.Msg, from netip.Addr, key string) *dns.Msg {
@@ -164,6 +177,11 @@ func (r *replication) serverOptions(o server.Options, cfg *config.Config) server
 	}
 	return o
 }
+
+// keepsSecondaries reports whether the daemon runs a secondary.Manager:
+// with secondary zones, or with a data directory where a reload may add
+// some.
+func keepsSecondaries(cfg *config.Config) bool { return cfg.DataDir != "" || hasSecondaries(cfg) }
 
 func hasSecondaries(cfg *config.Config) bool {
 	for _, z := range cfg.Zones {
@@ -191,7 +209,7 @@ func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, 
 		// Until a version is transferred or read from disk: SERVFAIL.
 		r.zones.secondaries[strings.ToLower(z.Origin)] = zone.Failed(z.Origin, errors.New("not transferred yet"))
 	}
-	if len(zones) == 0 {
+	if !keepsSecondaries(cfg) {
 		return nil
 	}
 	t := cfg.Secondary
@@ -214,6 +232,33 @@ func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, 
 	}
 	r.sec = m
 	return nil
+}
+
+// addSecondary starts keeping a secondary zone added by a reload. Until a
+// version is read from disk or transferred, it is answered SERVFAIL.
+func (r *replication) addSecondary(cfg *config.Config, z config.Zone) {
+	sz, err := secondaryZone(cfg, z)
+	if err == nil {
+		r.zones.setSecondary(zone.Failed(z.Origin, errors.New("not transferred yet")))
+		err = r.sec.AddZone(sz)
+	}
+	if err != nil {
+		r.log.Error("reload: secondary zone not added", "zone", z.Origin, "err", err)
+		r.zones.removeSecondary(z.Origin)
+		return
+	}
+	r.log.Info("secondary zone added", "zone", z.Origin, "primaries", z.Primaries)
+}
+
+// removeSecondary stops keeping a secondary zone a reload dropped, and
+// serving it. Its copy stays in the data directory.
+func (r *replication) removeSecondary(origin string) {
+	if err := r.sec.RemoveZone(origin); err != nil {
+		r.log.Error("reload: secondary zone not removed", "zone", origin, "err", err)
+		return
+	}
+	r.zones.removeSecondary(origin)
+	r.log.Info("secondary zone removed; no longer served", "zone", origin)
 }
 
 // publish serves a secondary zone's new version, and hands it to the
@@ -335,10 +380,11 @@ func sourceAddr(listen []string) netip.Addr {
 	return ap.Addr()
 }
 
-// replicationChanged warns about replication settings a reload cannot
-// apply, and keeps their running values in next: keys, the data
-// directory, timers, the secondary zones, and the transfer settings of
-// zones the Primary already has (a zone newly fed is added).
+// replicationChanged applies the replication settings a reload can
+// change — secondary zones added, removed or given other primaries, zones
+// newly fed downstream — and warns about those it cannot, keeping their
+// running values in next: keys, the data directory, timers, and the
+// transfer settings of zones the Primary already has.
 func (d *authDaemon) replicationChanged(next *config.Config) {
 	cur := d.cfg
 	if !reflect.DeepEqual(cur.TSIGKeys, next.TSIGKeys) {
@@ -351,10 +397,12 @@ func (d *authDaemon) replicationChanged(next *config.Config) {
 		needsRestart(d.log, "secondary", cur.Secondary, next.Secondary)
 	}
 	next.TSIGKeys, next.DataDir, next.Secondary = cur.TSIGKeys, cur.DataDir, cur.Secondary
-	if running := secondaryZones(cur); !reflect.DeepEqual(running, secondaryZones(next)) {
-		// The Manager's zones are fixed when it starts: keep them, and do
-		// not load a file for an origin it serves.
-		needsRestart(d.log, "zones (secondary)", running, secondaryZones(next))
+	running, wanted := secondaryZones(cur), secondaryZones(next)
+	if !reflect.DeepEqual(running, wanted) && d.repl.sec == nil {
+		// No Manager: started without a data directory, which a reload
+		// cannot add. Keep the zones as they run, and load no file for an
+		// origin kept as secondary.
+		needsRestart(d.log, "zones (secondary)", running, wanted)
 		var zones []config.Zone
 		for _, z := range next.Zones {
 			if _, ok := running[strings.ToLower(z.Origin)]; !ok && !z.IsSecondary() {
@@ -367,9 +415,23 @@ func (d *authDaemon) replicationChanged(next *config.Config) {
 			}
 		}
 		next.Zones = zones
+		wanted = running
+	}
+	// Secondary zones dropped, or given other primaries, stop first: a
+	// zone that becomes a primary is then loaded from its file below.
+	for origin, primaries := range running {
+		if w, ok := wanted[origin]; !ok || !reflect.DeepEqual(w, primaries) {
+			d.repl.removeSecondary(origin)
+		}
+	}
+	added := map[string]bool{}
+	for origin, primaries := range wanted {
+		if r, ok := running[origin]; !ok || !reflect.DeepEqual(r, primaries) {
+			added[origin] = true
+		}
 	}
 	for _, z := range next.Zones {
-		if z.IsSecondary() || !feeds(z) || d.repl.isFed(z.Origin) {
+		if !feeds(z) || d.repl.isFed(z.Origin) {
 			continue
 		}
 		if d.repl.primary == nil {
@@ -385,6 +447,13 @@ func (d *authDaemon) replicationChanged(next *config.Config) {
 			continue
 		}
 		d.repl.setFed(z.Origin)
+	}
+	// New secondary zones start after they were added to the Primary
+	// above, so that their first version already feeds downstream.
+	for _, z := range next.Zones {
+		if z.IsSecondary() && added[strings.ToLower(z.Origin)] {
+			d.repl.addSecondary(next, z)
+		}
 	}
 	for _, z := range cur.Zones {
 		if i := slicesIndexZone(next.Zones, z.Origin); i >= 0 && feeds(z) &&

@@ -138,17 +138,33 @@ zones:
 	waitSerial(t, leaf.dns, origin, 2, 4*time.Second, leaf)
 	leaf.log.waitFor(t, 0, "secondary: transferred", "serial", "2", "kind", "ixfr")
 
-	// Secondary zones are fixed until a restart: a reload that drops the
-	// middle's secondary zone warns and keeps serving it.
-	text = fmt.Sprintf("listen: [%s]\nlog: {format: json}\ndata-dir: mid\nzones:\n  - origin: own.example\n    file: own.zone\n", midAddr)
+	// A reload that drops the middle's secondary zone stops serving it;
+	// its own primary zone goes on.
+	without := fmt.Sprintf("listen: [%s]\nlog: {format: json}\ndata-dir: mid\nzones:\n  - origin: own.example\n    file: own.zone\n", midAddr)
+	if err := os.WriteFile(midCfg, []byte(without), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n = mid.signal(t, syscall.SIGHUP)
+	mid.log.waitFor(t, n, "secondary zone removed; no longer served", "zone", origin)
+	mid.log.waitFor(t, n, "reload done")
+	if rcode, _, _ := soaSerial(mid.dns, origin); rcode != dns.RcodeRefused {
+		t.Errorf("the dropped secondary zone: rcode %s, want REFUSED", dns.RcodeToString[rcode])
+	}
+	waitSerial(t, mid.dns, "own.example", 7, time.Second, mid)
+
+	// Added back, it serves its copy from the data directory at once and
+	// follows the primary again, down the chain.
 	if err := os.WriteFile(midCfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n = mid.signal(t, syscall.SIGHUP)
-	mid.log.waitFor(t, n, "reload: setting needs a restart; keeping the running value", "key", "zones (secondary)")
-	mid.log.waitFor(t, n, "reload done")
+	mid.log.waitFor(t, n, "secondary zone added", "zone", origin)
 	waitSerial(t, mid.dns, origin, 2, time.Second, mid)
-	waitSerial(t, mid.dns, "own.example", 7, time.Second, mid)
+	writeZone(t, zf, origin, 3, false)
+	n = prim.signal(t, syscall.SIGHUP)
+	prim.log.waitFor(t, n, "reload done")
+	waitSerial(t, mid.dns, origin, 3, 4*time.Second, mid)
+	waitSerial(t, leaf.dns, origin, 3, 4*time.Second, leaf)
 }
 
 const (
