@@ -234,7 +234,7 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 		return actWrite // no records with REFUSED or SERVFAIL
 	}
 	if h.authNS && x.res.Kind == zone.Success {
-		addApexNS(&x.res, q.Qtype)
+		addApexNS(&x.res, q.Qtype, x.edns.do)
 	}
 	m.Answer, m.Ns, x.additional = x.res.Answer, x.res.Ns, x.res.Extra
 	if q.Qtype == dns.TypeANY && !x.tcp && x.res.Kind == zone.Success {
@@ -248,20 +248,47 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 // NSD does, leaving out what the answer already holds (the records are the
 // zone's own, so pointer comparison finds the duplicates). Like NSD, only
 // when the answer ends in data of the type asked (not in a CNAME loop), and
-// not for DS, which is answered from the parent side of a cut.
-func addApexNS(res *zone.Result, qtype uint16) {
+// not for DS, which is answered from the parent side of a cut, nor for
+// DNSKEY, whose answers are large enough already. With do, each RRset comes
+// with its signatures (RFC 4035 §3.1.1).
+func addApexNS(res *zone.Result, qtype uint16, do bool) {
 	ns, addrs := res.Zone.ApexNS()
-	last := len(res.Answer) - 1
-	if len(ns) == 0 || qtype == dns.TypeDS || last < 0 || slices.Contains(res.Answer, ns[0]) ||
-		qtype != dns.TypeANY && res.Answer[last].Header().Rrtype != qtype {
+	if do {
+		ns, addrs = res.Zone.ApexNSSigned()
+	}
+	if len(ns) == 0 || qtype == dns.TypeDS || qtype == dns.TypeDNSKEY ||
+		slices.Contains(res.Answer, ns[0]) || !endsInData(res.Answer, qtype) {
 		return
 	}
 	res.Ns = append(res.Ns, ns...)
+	// addrs lists each address RRset followed by its signatures. The
+	// signatures follow the decision taken for their RRset: an answer to
+	// QTYPE=RRSIG holds a signature without the address it covers, and
+	// the address still goes, signed.
+	skip := false
 	for _, rr := range addrs {
-		if !slices.Contains(res.Answer, rr) && !slices.Contains(res.Extra, rr) {
+		if rr.Header().Rrtype != dns.TypeRRSIG {
+			skip = slices.Contains(res.Answer, rr) || slices.Contains(res.Extra, rr)
+		}
+		if !skip && !slices.Contains(res.Extra, rr) {
 			res.Extra = append(res.Extra, rr)
 		}
 	}
+}
+
+// endsInData reports whether the answer's last RRset, signatures aside, is of
+// type qtype (any type for ANY), rather than a CNAME that led nowhere.
+func endsInData(answer []dns.RR, qtype uint16) bool {
+	for i := len(answer) - 1; i >= 0; i-- {
+		t := answer[i].Header().Rrtype
+		switch {
+		case qtype == dns.TypeANY || t == qtype:
+			return true
+		case t != dns.TypeRRSIG:
+			return false
+		}
+	}
+	return false
 }
 
 // rcodeFor maps a lookup's result kind to the response code and the AA flag.

@@ -22,7 +22,8 @@ type Zone struct {
 	nodes   []*node // every node, each after its parent
 	soa     *dns.SOA
 	negSOA  []dns.RR // the SOA with TTL = min(SOA TTL, MINIMUM), RFC 2308 §3
-	soaSigs []dns.RR // RRSIGs covering the SOA, for negative answers with DO
+	soaSigs []dns.RR // RRSIGs covering negSOA, with its TTL (RFC 4034 §3)
+	nsec    []*node  // owners of NSEC RRsets in canonical order (denial.go)
 	count   int      // number of RRs, RRSIGs included
 	err     error    // set on a placeholder for a zone that failed to load
 }
@@ -49,7 +50,22 @@ type rrset struct {
 	sigs  []dns.RR
 	// extra holds A and AAAA records in this zone for the targets of NS, MX
 	// and SRV records (glue included), so answers need no second search.
-	extra []dns.RR
+	// extraDO is the same with the RRSIGs of each address RRset, for DO
+	// (RFC 4035 §3.1.1); it is extra itself when nothing is signed.
+	extra   []dns.RR
+	extraDO []dns.RR
+	// withSigs is rrs followed by sigs, kept for the apex NS RRset, which
+	// servers add to the authority section of positive answers.
+	withSigs []dns.RR
+}
+
+// additional returns the additional-section records of s, with their
+// signatures when do is set.
+func (s *rrset) additional(do bool) []dns.RR {
+	if do {
+		return s.extraDO
+	}
+	return s.extra
 }
 
 // Origin returns the zone's name in lower case.
@@ -76,6 +92,19 @@ func (z *Zone) ApexNS() (ns, addrs []dns.RR) {
 	}
 	if s := z.apex.get(dns.TypeNS); s != nil {
 		return s.rrs, s.extra
+	}
+	return nil, nil
+}
+
+// ApexNSSigned is ApexNS for a query with DO: each RRset comes with the
+// RRSIGs that cover it, as RFC 4035 §3.1.1 asks of the authority and
+// additional sections. In an unsigned zone it returns what ApexNS does.
+func (z *Zone) ApexNSSigned() (ns, addrs []dns.RR) {
+	if z.apex == nil {
+		return nil, nil
+	}
+	if s := z.apex.get(dns.TypeNS); s != nil {
+		return s.withSigs, s.extraDO
 	}
 	return nil, nil
 }
@@ -154,8 +183,15 @@ func New(origin string, rrs []dns.RR) *Zone {
 	neg := dns.Copy(z.soa)
 	neg.Header().Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
 	z.negSOA = []dns.RR{neg}
-	z.soaSigs = z.apex.get(dns.TypeSOA).sigs
+	// The signatures go with the SOA at its negative TTL: NSD and Knot
+	// agree, and a cache must not keep them longer than the SOA.
+	for _, sig := range z.apex.get(dns.TypeSOA).sigs {
+		c := dns.Copy(sig)
+		c.Header().Ttl = neg.Header().Ttl
+		z.soaSigs = append(z.soaSigs, c)
+	}
 	z.link()
+	z.indexNSEC()
 	return z
 }
 
@@ -250,15 +286,23 @@ func (z *Zone) link() {
 			s.sigs = s.sigs[:len(s.sigs):len(s.sigs)]
 			switch s.rtype {
 			case dns.TypeNS, dns.TypeMX, dns.TypeSRV:
-				s.extra = z.additional(s.rrs)
+				s.extra, s.extraDO = z.additional(s.rrs)
+			}
+			if s.rtype == dns.TypeNS && n == z.apex {
+				s.withSigs = s.rrs
+				if len(s.sigs) > 0 {
+					s.withSigs = slices.Concat(s.rrs, s.sigs)
+				}
 			}
 		}
 	}
 }
 
-// additional collects the in-zone address records of the targets of rrs.
-func (z *Zone) additional(rrs []dns.RR) []dns.RR {
-	var out []dns.RR
+// additional collects the in-zone address records of the targets of rrs,
+// and the same with their signatures.
+func (z *Zone) additional(rrs []dns.RR) (plain, signed []dns.RR) {
+	var out, outDO []dns.RR
+	sigs := false
 	for i, rr := range rrs {
 		var target string
 		switch v := rr.(type) {
@@ -283,10 +327,17 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 		for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
 			if s := n.get(t); s != nil {
 				out = append(out, s.rrs...)
+				outDO = append(outDO, s.rrs...)
+				outDO = append(outDO, s.sigs...)
+				sigs = sigs || len(s.sigs) > 0
 			}
 		}
 	}
-	return out[:len(out):len(out)]
+	out = slices.Clip(out)
+	if !sigs {
+		return out, out
+	}
+	return out, slices.Clip(outDO)
 }
 
 // sameTargetBefore reports whether an earlier record of an RRset has the same

@@ -15,8 +15,9 @@ const MaxChain = 12
 // Lookup answers qname and qtype from this zone alone, with the semantics of
 // RFC 1034 §4.3.2 and its updates: wildcards (RFC 4592), DNAME (RFC 6672),
 // negative answers (RFC 2308). With do set, RRSIGs covering the returned
-// RRsets are included. The caller normally goes through Set.Lookup, which
-// picks the zone.
+// RRsets are included, and in a zone signed with NSEC the records proving
+// what does not exist (RFC 4035 §3.1.3, denial.go). The caller normally goes
+// through Set.Lookup, which picks the zone.
 func (z *Zone) Lookup(qname string, qtype uint16, do bool, res *Result) {
 	res.Reset()
 	res.key = appendLower(res.key[:0], qname)
@@ -99,9 +100,16 @@ func (q *query) step(key []byte, qname string) string {
 		// encloser; it does not match names that exist, nor below a cut
 		// (both ruled out above).
 		q.res.Wildcard = true
-		return q.answer(ce.wild, qname, true)
+		next := q.answer(ce.wild, qname, true)
+		if q.do {
+			// The NSEC covering qname shows that no closer name
+			// matched, for an answer (RFC 4035 §3.1.3.3) as for a
+			// NODATA (§3.1.3.4).
+			q.denyName(key)
+		}
+		return next
 	}
-	q.negative(NXDomain, nil)
+	q.nxdomain(ce, key)
 	return ""
 }
 
@@ -138,7 +146,7 @@ func (q *query) answer(n *node, qname string, wild bool) string {
 	}
 	if s := n.get(q.qtype); s != nil {
 		q.add(s, qname, wild)
-		res.Extra = append(res.Extra, s.extra...)
+		res.Extra = append(res.Extra, s.additional(q.do)...)
 		q.done(Success)
 		return ""
 	}
@@ -201,40 +209,55 @@ func (q *query) looped(qname string) bool {
 	return false
 }
 
-// negative finishes with NXDOMAIN or NODATA: the SOA in authority with the
-// negative TTL (RFC 2308 §3), and with DO the signatures and the NSEC record
-// at the name, where there is one.
+// negative finishes with NODATA at n: the SOA in authority with the
+// negative TTL (RFC 2308 §3), and with DO its signatures and the NSEC
+// proofs (denial.go).
 func (q *query) negative(k Kind, n *node) {
+	q.soa(k)
+	if q.do {
+		q.deny(k, n, nil, nil)
+	}
+}
+
+// nxdomain finishes with NXDOMAIN for key, whose closest encloser is ce.
+func (q *query) nxdomain(ce *node, key []byte) {
+	q.soa(NXDomain)
+	if q.do {
+		q.deny(NXDomain, nil, ce, key)
+	}
+}
+
+// soa sets the kind of a negative answer and puts the SOA (with DO, and its
+// signatures) in authority.
+func (q *query) soa(k Kind) {
 	res := q.res
 	res.Kind = k
 	res.Ns = append(res.Ns, q.z.negSOA...)
-	if !q.do {
-		return
-	}
-	res.Ns = append(res.Ns, q.z.soaSigs...)
-	if n != nil {
-		if s := n.get(dns.TypeNSEC); s != nil {
-			res.Ns = append(res.Ns, s.rrs...)
-			res.Ns = append(res.Ns, s.sigs...)
-		}
+	if q.do {
+		res.Ns = append(res.Ns, q.z.soaSigs...)
 	}
 }
 
 // referral points at the servers of the child zone at cut: NS in authority,
-// glue in additional, AA clear (RFC 1034 §4.3.2 step 3b). With DO the DS
-// RRset (or, unsigned, nothing) goes with it (RFC 4035 §3.1.4).
+// glue in additional, AA clear (RFC 1034 §4.3.2 step 3b). With DO, a signed
+// DS RRset goes with it, or in a zone signed with NSEC the NSEC at the cut
+// proving there is no DS (RFC 4035 §3.1.4). A DS without signatures (an
+// unsigned zone) is left out, as NSD and Knot do: a validator could not use
+// it, and the referral is insecure anyway.
 func (q *query) referral(cut *node) {
 	res := q.res
 	res.Kind = Referral
 	ns := cut.get(dns.TypeNS)
 	res.Ns = append(res.Ns, ns.rrs...)
 	if q.do {
-		if ds := cut.get(dns.TypeDS); ds != nil {
+		if ds := cut.get(dns.TypeDS); ds != nil && len(ds.sigs) > 0 {
 			res.Ns = append(res.Ns, ds.rrs...)
 			res.Ns = append(res.Ns, ds.sigs...)
+		} else if ds == nil {
+			q.addNSEC(cut) // RFC 4035 §3.1.4.1
 		}
 	}
-	res.Extra = append(res.Extra, ns.extra...)
+	res.Extra = append(res.Extra, ns.additional(q.do)...)
 }
 
 // dname applies the DNAME at owner to qname, which lies below it

@@ -59,6 +59,60 @@ func compareNames(a, b string) int {
 	return len(la) - len(lb)
 }
 
+// compareNameKey is compareNames for a lookup: the second name may be the
+// lower-cased query name as bytes, and neither needs a label table, so a
+// binary search over many names costs no allocation and little copying.
+// Both names must be fully qualified, as the zone's and the keys are.
+func compareNameKey[B ~string | ~[]byte](a string, b B) int {
+	ea, eb := len(a)-1, len(b)-1 // without the root's dot
+	for ea > 0 && eb > 0 {
+		sa, sb := labelBefore(a, ea), labelBefore(b, eb)
+		if c := compareLabel(a[sa:ea], b[sb:eb]); c != 0 {
+			return c
+		}
+		ea, eb = sa-1, sb-1
+	}
+	switch {
+	case ea > 0:
+		return 1
+	case eb > 0:
+		return -1
+	}
+	return 0
+}
+
+// labelBefore returns where the label ending at end starts: after the
+// closest dot before end that no backslash escapes (an even run of
+// backslashes before a dot escapes each other, not the dot).
+func labelBefore[S ~string | ~[]byte](name S, end int) int {
+	for i := end - 1; i >= 0; i-- {
+		if name[i] != '.' {
+			continue
+		}
+		bs := 0
+		for j := i - 1; j >= 0 && name[j] == '\\'; j-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// compareLabel compares two labels as octet strings.
+func compareLabel[B ~string | ~[]byte](a string, b B) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
 // labelStarts appends the offset of each label of name (none for the
 // root), honouring backslash escapes.
 func labelStarts(name string, dst []int) []int {

@@ -68,7 +68,8 @@ type Result struct {
 	// wildcard (RFC 4592).
 	Wildcard bool
 
-	key []byte // scratch: the query name in lower case
+	key  []byte // scratch: the query name in lower case
+	wild []byte // scratch: a wildcard name to deny (denial.go)
 }
 
 // Reset empties the result and keeps its capacity.
