@@ -28,14 +28,14 @@ type packetConn struct {
 func (c *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	nr, from, err := c.PacketConn.ReadFrom(b)
 	if err == nil {
-		c.n.counts.get(Link{From: addrPort(from).Addr().Unmap(), To: c.local.Addr()}).Add(1)
+		c.n.counts.get(Link{From: netem.AddrPort(from).Addr().Unmap(), To: c.local.Addr()}).Add(1)
 	}
 	return nr, from, err
 }
 
 // WriteTo implements net.PacketConn.
 func (c *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.n.cutBetween(c.local.Addr(), addrPort(addr).Addr()) {
+	if c.n.cutBetween(c.local.Addr(), netem.AddrPort(addr).Addr()) {
 		return len(b), nil // lost in flight
 	}
 	return c.PacketConn.WriteTo(b, addr)
@@ -74,7 +74,7 @@ type streamConn struct {
 }
 
 func newStreamConn(n *Net, c net.Conn) *streamConn {
-	return &streamConn{Conn: c, n: n, local: unmap(addrPort(c.LocalAddr())), remote: unmap(addrPort(c.RemoteAddr()))}
+	return &streamConn{Conn: c, n: n, local: unmap(netem.AddrPort(c.LocalAddr())), remote: unmap(netem.AddrPort(c.RemoteAddr()))}
 }
 
 // Read implements net.Conn, counting the DNS messages completed.
@@ -120,7 +120,7 @@ func (c *datagramConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.pc.R
 
 // WriteTo implements net.PacketConn.
 func (c *datagramConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.n.cutBetween(c.local.Addr(), addrPort(addr).Addr()) {
+	if c.n.cutBetween(c.local.Addr(), netem.AddrPort(addr).Addr()) {
 		return len(b), nil
 	}
 	return c.pc.WriteTo(b, addr)
@@ -144,7 +144,7 @@ func (d guardDialer) DialUDP(ctx context.Context, laddr, raddr netip.AddrPort) (
 		c.Close()
 		return nil, fmt.Errorf("fabric: dial %v: %T is not a datagram socket", raddr, c)
 	}
-	return &datagramConn{Conn: c, pc: pc, n: d.n, local: unmap(addrPort(c.LocalAddr())), remote: unmap(addrPort(c.RemoteAddr()))}, nil
+	return &datagramConn{Conn: c, pc: pc, n: d.n, local: unmap(netem.AddrPort(c.LocalAddr())), remote: unmap(netem.AddrPort(c.RemoteAddr()))}, nil
 }
 
 // DialTCP implements netem.BaseDialer. A dial across a cut waits for ctx
@@ -160,21 +160,6 @@ func (d guardDialer) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (
 		return nil, err
 	}
 	return newStreamConn(d.n, c), nil
-}
-
-// addrPort converts a socket address; another kind gives the zero
-// AddrPort, which no region contains.
-func addrPort(a net.Addr) netip.AddrPort {
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		return a.AddrPort()
-	case *net.TCPAddr:
-		return a.AddrPort()
-	case nil:
-		return netip.AddrPort{}
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {

@@ -196,7 +196,7 @@ func TestListenAddress(t *testing.T) {
 	}
 	defer pc.Close()
 	defer ln.Close()
-	u, l := addrPort(pc.LocalAddr()), addrPort(ln.Addr())
+	u, l := netem.AddrPort(pc.LocalAddr()), netem.AddrPort(ln.Addr())
 	if u != l || u.Addr() != netip.MustParseAddr("127.11.0.50") || u.Port() == 0 {
 		t.Errorf("bound UDP %v and TCP %v, want one port on 127.11.0.50", u, l)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-dns/meridian/testbed/netem"
 	"github.com/meridian-dns/meridian/testbed/topology"
 	"github.com/miekg/dns"
 )
@@ -45,7 +46,7 @@ func serve(t testing.TB, n *Net, ip string) netip.AddrPort {
 	}
 	stop := startServers(pc, ln)
 	t.Cleanup(stop)
-	return addrPort(pc.LocalAddr())
+	return netem.AddrPort(pc.LocalAddr())
 }
 
 // startServers serves pc and ln; the function returned stops both and

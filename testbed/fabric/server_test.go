@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-dns/meridian/server"
+	"github.com/meridian-dns/meridian/testbed/netem"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -33,7 +34,7 @@ func startMeridian(t testing.TB, n *Net, addr string) (srv netip.AddrPort, stop 
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return addrPort(pc.LocalAddr()), func() {
+	return netem.AddrPort(pc.LocalAddr()), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {

@@ -30,15 +30,10 @@ func (p *plan) fileRecords(z *topology.Zone) ([]zone.Record, error) {
 	}
 	defer f.Close()
 	recs, problems := zone.Parse(f, z.Name, z.File, zone.LoadOptions{})
+	if err := problemErrors(z.Name, problems); err != nil {
+		return nil, err
+	}
 	var errs []error
-	for _, pr := range problems {
-		if pr.Severity == zone.Error {
-			errs = append(errs, fmt.Errorf("hier: zone %s: %w", z.Name, pr))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	ours := map[string]bool{}
 	for _, s := range p.ns[z.Name] {
 		ours[s.name] = true

@@ -243,16 +243,22 @@ func (p *plan) build(z *topology.Zone, serial uint32) ([]dns.RR, error) {
 		recs = p.generated(z, serial)
 	}
 	rrs, problems := zone.Check(z.Name, recs)
+	if err := problemErrors(z.Name, problems); err != nil {
+		return nil, err
+	}
+	return rrs, nil
+}
+
+// problemErrors joins the errors among a zone's problems (warnings pass),
+// each naming the zone and, from the problem, its file and line.
+func problemErrors(origin string, problems []zone.Problem) error {
 	var errs []error
 	for _, pr := range problems {
 		if pr.Severity == zone.Error {
-			errs = append(errs, fmt.Errorf("hier: zone %s: %w", z.Name, pr))
+			errs = append(errs, fmt.Errorf("hier: zone %s: %w", origin, pr))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return rrs, nil
+	return errors.Join(errs...)
 }
 
 // generated returns the records of a zone with Names address names.

@@ -25,14 +25,14 @@ type PacketConn struct {
 // WrapPacketConn wraps pc; the wrapper owns pc and a goroutine, both
 // released by Close.
 func WrapPacketConn(pc net.PacketConn, delay DelayFunc) *PacketConn {
-	return &PacketConn{PacketConn: pc, delay: delay, local: addrPort(pc.LocalAddr()), s: newScheduler()}
+	return &PacketConn{PacketConn: pc, delay: delay, local: AddrPort(pc.LocalAddr()), s: newScheduler()}
 }
 
 // WriteTo queues a copy of b and returns at once, as a kernel with a free
 // send buffer would. A write that fails when its time comes is lost, as a
 // datagram may be.
 func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	remote := addrPort(addr)
+	remote := AddrPort(addr)
 	d := c.delay(c.local, remote)
 	if d < 0 {
 		return len(b), nil // dropped on a cut link
@@ -71,7 +71,7 @@ type Conn struct {
 // that test (miekg/dns's Conn) still frames them right. The wrapper owns c
 // and a goroutine, both released by Close.
 func WrapConn(c net.Conn, delay DelayFunc) net.Conn {
-	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
+	local, remote := AddrPort(c.LocalAddr()), AddrPort(c.RemoteAddr())
 	pc, dgram := c.(net.PacketConn)
 	w := &Conn{Conn: c, d: delay(local, remote), flush: !dgram, s: newScheduler(), dst: remote}
 	if dgram {
@@ -126,7 +126,7 @@ func (c *datagramConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.pc.R
 // WriteTo implements net.PacketConn. As on a connected socket, only the
 // connected peer may be written to.
 func (c *datagramConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if addrPort(addr) != c.dst {
+	if AddrPort(addr) != c.dst {
 		return 0, fmt.Errorf("netem: write to %v on a socket connected to %v", addr, c.dst)
 	}
 	return c.Write(b)

@@ -54,7 +54,7 @@ func (d *Dialer) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.
 	if err != nil {
 		return nil, err
 	}
-	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
+	local, remote := AddrPort(c.LocalAddr()), AddrPort(c.RemoteAddr())
 	there, back := d.Delay(local, remote), d.Delay(remote, local)
 	if there < 0 || back < 0 {
 		// A SYN into a cut link goes unanswered until the caller gives up.

@@ -67,7 +67,7 @@ func TestDNSServer(t *testing.T) {
 		}
 		return err
 	}
-	udp, err := d.DialUDP(context.Background(), netip.AddrPort{}, addrPort(pc.LocalAddr()))
+	udp, err := d.DialUDP(context.Background(), netip.AddrPort{}, AddrPort(pc.LocalAddr()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestDNSServer(t *testing.T) {
 	udp.SetDeadline(time.Now().Add(5 * time.Second))
 	within(t, "DNS over UDP", median(t, 9, func() error { return ask(udp) }), 50*time.Millisecond)
 
-	tcp, err := d.DialTCP(context.Background(), netip.AddrPort{}, addrPort(ln.Addr()))
+	tcp, err := d.DialTCP(context.Background(), netip.AddrPort{}, AddrPort(ln.Addr()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,14 +88,14 @@ func TestUDPEcho(t *testing.T) {
 		}
 	}()
 	d := &Dialer{Base: exchange.NetDialer{}, Delay: delay, Local: netip.MustParseAddr("127.11.0.1")}
-	c, err := d.DialUDP(context.Background(), netip.AddrPort{}, addrPort(raw.LocalAddr()))
+	c, err := d.DialUDP(context.Background(), netip.AddrPort{}, AddrPort(raw.LocalAddr()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := c.(net.PacketConn); !ok {
 		t.Error("a wrapped UDP socket is not a net.PacketConn: miekg/dns would frame it as TCP")
 	}
-	if got := addrPort(c.LocalAddr()).Addr(); got != d.Local {
+	if got := AddrPort(c.LocalAddr()).Addr(); got != d.Local {
 		t.Errorf("client bound to %v, want %v", got, d.Local)
 	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -159,7 +159,7 @@ func TestTCPEcho(t *testing.T) {
 	}()
 	d := &Dialer{Base: exchange.NetDialer{}, Delay: delay, Local: netip.MustParseAddr("127.12.0.1")}
 	start := time.Now()
-	c, err := d.DialTCP(context.Background(), netip.AddrPort{}, addrPort(raw.Addr()))
+	c, err := d.DialTCP(context.Background(), netip.AddrPort{}, AddrPort(raw.Addr()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,9 +171,9 @@ func (s *scheduler) due(now time.Time) (ready []item, wait time.Duration, done b
 	return ready, -1, s.closing && len(ready) == 0
 }
 
-// addrPort converts a socket address; an address of another kind gives
+// AddrPort converts a socket address; an address of another kind gives
 // the zero AddrPort, which no region contains.
-func addrPort(a net.Addr) netip.AddrPort {
+func AddrPort(a net.Addr) netip.AddrPort {
 	switch a := a.(type) {
 	case *net.UDPAddr:
 		return a.AddrPort()
