@@ -4,37 +4,14 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/meridian-dns/meridian/server/dial/dialtest"
 )
-
-// streamOnly hides a socket's type, as the geo testbed's wrappers do: a
-// dialed UDP socket is then not a net.PacketConn.
-type streamOnly struct{ net.Conn }
-
-type wrapDialer struct{ udp, tcp int }
-
-func (d *wrapDialer) DialUDP(_ context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
-	d.udp++
-	var la *net.UDPAddr
-	if laddr.IsValid() {
-		la = net.UDPAddrFromAddrPort(laddr)
-	}
-	c, err := net.DialUDP("udp", la, net.UDPAddrFromAddrPort(raddr))
-	return streamOnly{c}, err
-}
-
-func (d *wrapDialer) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
-	d.tcp++
-	var nd net.Dialer
-	if laddr.IsValid() {
-		nd.LocalAddr = net.TCPAddrFromAddrPort(laddr)
-	}
-	c, err := nd.DialContext(ctx, "tcp", raddr.String())
-	return streamOnly{c}, err
-}
 
 // serve answers every question with its source address in a TXT record,
 // over UDP and TCP on one port of 127.0.0.1.
@@ -68,7 +45,7 @@ func serve(t *testing.T) netip.AddrPort {
 func TestExchange(t *testing.T) {
 	t.Parallel()
 	addr := serve(t)
-	d := &wrapDialer{}
+	d := &dialtest.Recorder{}
 	source := netip.MustParseAddr("127.0.0.2")
 	for _, network := range []string{"udp", "tcp"} {
 		m := new(dns.Msg)
@@ -83,8 +60,9 @@ func TestExchange(t *testing.T) {
 			t.Errorf("%s: the server saw the query from %s, want %s", network, got, source)
 		}
 	}
-	if d.udp != 1 || d.tcp != 1 {
-		t.Errorf("dialed %d UDP and %d TCP sockets, want 1 and 1", d.udp, d.tcp)
+	want := []dialtest.Call{{Network: "udp", Local: Local(source), Remote: addr}, {Network: "tcp", Local: Local(source), Remote: addr}}
+	if got := d.Calls(); !slices.Equal(got, want) {
+		t.Errorf("dialed %+v, want %+v", got, want)
 	}
 	if Local(netip.Addr{}).IsValid() || Local(source) != netip.AddrPortFrom(source, 0) {
 		t.Error("Local: wrong local address")
