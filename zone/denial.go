@@ -9,9 +9,8 @@ import (
 // Authenticated denial of existence with NSEC (RFC 4035 §3.1.3). A zone
 // signed with NSEC keeps its NSEC owners in canonical order (RFC 4034 §6.1),
 // built once with the zone, so that the NSEC covering a name that does not
-// exist is one binary search away. Zones signed with NSEC3 (RFC 5155) have no
-// NSEC records, so their negative answers carry the SOA and its signatures
-// but no proofs yet; unsigned zones pay nothing.
+// exist is one binary search away. Zones signed with NSEC3 (RFC 5155) get
+// their proofs from nsec3.go; unsigned zones pay nothing.
 
 // indexNSEC collects the nodes that own an NSEC RRset, in canonical order.
 func (z *Zone) indexNSEC() {
@@ -56,11 +55,15 @@ func (z *Zone) preceding(i int, found bool) *node {
 // addNSEC puts the NSEC RRset of n and its signatures in the authority
 // section, once: the same record often proves two things (RFC 4035
 // §3.1.3.2 asks for the proofs, not for copies of them).
-func (q *query) addNSEC(n *node) {
+func (q *query) addNSEC(n *node) { q.addProof(n, dns.TypeNSEC) }
+
+// addProof adds the RRset of type t (NSEC or NSEC3) at n and its signatures
+// to the authority section unless it is there already.
+func (q *query) addProof(n *node, t uint16) {
 	if n == nil {
 		return
 	}
-	s := n.get(dns.TypeNSEC)
+	s := n.get(t)
 	if s == nil || slices.Contains(q.res.Ns, s.rrs[0]) {
 		return
 	}
@@ -79,24 +82,21 @@ func (q *query) denyWildcard(ce *node) {
 	if len(q.z.nsec) == 0 {
 		return
 	}
-	w := append(q.res.wild[:0], '*')
-	if ce.name != "." {
-		w = append(w, '.')
-	}
-	w = append(w, ce.name...)
-	q.res.wild = w
-	q.denyName(w)
+	q.denyName(q.wildcardAt(ce))
 }
 
 // deny adds the proofs of a negative answer with DO (RFC 4035 §3.1.3). For
 // NODATA at n, the NSEC at n shows the type is absent; an empty
 // non-terminal owns none, and the NSEC covering it shows it has no data.
-// (For a wildcard NODATA, §3.1.3.4, step adds the NSEC covering the query
-// name, which shows that no closer name matched.) For NXDOMAIN, the NSEC
-// covering the name and the one covering the wildcard at the closest
-// encloser ce.
+// (For a wildcard NODATA, §3.1.3.4, denyExpansion adds the NSEC covering
+// the query name, which shows that no closer name matched.) For NXDOMAIN,
+// the NSEC covering the name and the one covering the wildcard at the
+// closest encloser ce. A zone signed with NSEC3 gets deny3 instead.
 func (q *query) deny(k Kind, n, ce *node, key []byte) {
 	if len(q.z.nsec) == 0 {
+		if q.z.nsec3 != nil {
+			q.deny3(k, n, ce, key)
+		}
 		return
 	}
 	if k == NXDomain {

@@ -21,11 +21,12 @@ type Zone struct {
 	names   map[string]*node
 	nodes   []*node // every node, each after its parent
 	soa     *dns.SOA
-	negSOA  []dns.RR // the SOA with TTL = min(SOA TTL, MINIMUM), RFC 2308 §3
-	soaSigs []dns.RR // RRSIGs covering negSOA, with its TTL (RFC 4034 §3)
-	nsec    []*node  // owners of NSEC RRsets in canonical order (denial.go)
-	count   int      // number of RRs, RRSIGs included
-	err     error    // set on a placeholder for a zone that failed to load
+	negSOA  []dns.RR    // the SOA with TTL = min(SOA TTL, MINIMUM), RFC 2308 §3
+	soaSigs []dns.RR    // RRSIGs covering negSOA, with its TTL (RFC 4034 §3)
+	nsec    []*node     // owners of NSEC RRsets in canonical order (denial.go)
+	nsec3   *nsec3Chain // the NSEC3 chain of a zone without NSEC (nsec3.go)
+	count   int         // number of RRs, RRSIGs included
+	err     error       // set on a placeholder for a zone that failed to load
 }
 
 // node is one owner name, or an empty non-terminal.
@@ -40,6 +41,10 @@ type node struct {
 	// wild is the node of the "*" child of this name, if there is one.
 	wild *node
 	cut  bool // has NS and is not the apex
+	// hidden is set on a name outside the zone's name space: an owner of
+	// NSEC3 records only (RFC 5155 §7.2.8), or an empty non-terminal above
+	// nothing else. Lookups treat it as absent; transfers still carry it.
+	hidden bool
 }
 
 // rrset is the records of one type at one node, with the RRSIGs that cover
@@ -190,8 +195,10 @@ func New(origin string, rrs []dns.RR) *Zone {
 		c.Header().Ttl = neg.Header().Ttl
 		z.soaSigs = append(z.soaSigs, c)
 	}
+	z.hideNSEC3()
 	z.link()
 	z.indexNSEC()
+	z.indexNSEC3()
 	return z
 }
 
@@ -273,7 +280,7 @@ func (z *Zone) link() {
 			case n.cut:
 				n.above = n
 			}
-			if len(n.name) > 1 && n.name[0] == '*' && n.name[1] == '.' {
+			if len(n.name) > 1 && n.name[0] == '*' && n.name[1] == '.' && !n.hidden {
 				p.wild = n
 			}
 		}

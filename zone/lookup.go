@@ -15,8 +15,9 @@ const MaxChain = 12
 // Lookup answers qname and qtype from this zone alone, with the semantics of
 // RFC 1034 §4.3.2 and its updates: wildcards (RFC 4592), DNAME (RFC 6672),
 // negative answers (RFC 2308). With do set, RRSIGs covering the returned
-// RRsets are included, and in a zone signed with NSEC the records proving
-// what does not exist (RFC 4035 §3.1.3, denial.go). The caller normally goes
+// RRsets are included, and in a zone signed with NSEC or NSEC3 the records
+// proving what does not exist (RFC 4035 §3.1.3, RFC 5155 §7.2; denial.go,
+// nsec3.go). Owners of NSEC3 records only are not names of the zone. The caller normally goes
 // through Set.Lookup, which picks the zone.
 func (z *Zone) Lookup(qname string, qtype uint16, do bool, res *Result) {
 	res.Reset()
@@ -62,7 +63,7 @@ func (z *Zone) lookupKey(key []byte, qname string, qtype uint16, do bool, res *R
 // alias (CNAME, or a name under a DNAME), and "" when the answer is complete.
 func (q *query) step(key []byte, qname string) string {
 	z := q.z
-	if n := z.names[string(key)]; n != nil {
+	if n := z.names[string(key)]; n != nil && !n.hidden {
 		if a := n.above; a != nil {
 			if a.cut {
 				if a == n && q.qtype == dns.TypeDS {
@@ -80,7 +81,7 @@ func (q *query) step(key []byte, qname string) string {
 	// The name does not exist: find its closest encloser (RFC 4592 §3.3.1).
 	ce := z.apex
 	for off := nextLabel(key, 0); off < len(key); off = nextLabel(key, off) {
-		if m := z.names[string(key[off:])]; m != nil {
+		if m := z.names[string(key[off:])]; m != nil && !m.hidden {
 			ce = m
 			break
 		}
@@ -102,10 +103,7 @@ func (q *query) step(key []byte, qname string) string {
 		q.res.Wildcard = true
 		next := q.answer(ce.wild, qname, true)
 		if q.do {
-			// The NSEC covering qname shows that no closer name
-			// matched, for an answer (RFC 4035 §3.1.3.3) as for a
-			// NODATA (§3.1.3.4).
-			q.denyName(key)
+			q.denyExpansion(ce, key)
 		}
 		return next
 	}
@@ -211,7 +209,7 @@ func (q *query) looped(qname string) bool {
 
 // negative finishes with NODATA at n: the SOA in authority with the
 // negative TTL (RFC 2308 §3), and with DO its signatures and the NSEC
-// proofs (denial.go).
+// proofs (denial.go, nsec3.go).
 func (q *query) negative(k Kind, n *node) {
 	q.soa(k)
 	if q.do {
@@ -240,8 +238,8 @@ func (q *query) soa(k Kind) {
 
 // referral points at the servers of the child zone at cut: NS in authority,
 // glue in additional, AA clear (RFC 1034 §4.3.2 step 3b). With DO, a signed
-// DS RRset goes with it, or in a zone signed with NSEC the NSEC at the cut
-// proving there is no DS (RFC 4035 §3.1.4). A DS without signatures (an
+// DS RRset goes with it, or in a signed zone the NSEC or NSEC3 proving
+// there is no DS (RFC 4035 §3.1.4, RFC 5155 §7.2.7). A DS without signatures (an
 // unsigned zone) is left out, as NSD and Knot do: a validator could not use
 // it, and the referral is insecure anyway.
 func (q *query) referral(cut *node) {
@@ -254,7 +252,7 @@ func (q *query) referral(cut *node) {
 			res.Ns = append(res.Ns, ds.rrs...)
 			res.Ns = append(res.Ns, ds.sigs...)
 		} else if ds == nil {
-			q.addNSEC(cut) // RFC 4035 §3.1.4.1
+			q.denyDS(cut)
 		}
 	}
 	res.Extra = append(res.Extra, ns.additional(q.do)...)
