@@ -62,16 +62,7 @@ func TestDenialNSEC(t *testing.T) {
 		}
 		return out
 	}
-	cases := []struct {
-		name         string
-		qname        string
-		qtype        uint16
-		do           bool
-		kind         Kind
-		answer, ns   []string
-		extra        []string
-		wantWildcard bool
-	}{
+	cases := []denialCase{
 		{name: "nxdomain between two owners", qname: "no-such-name.signed.example.", qtype: dns.TypeA, do: true, kind: NXDomain,
 			// mail covers the name, the apex covers *.signed.example.
 			ns: neg("mail.signed.example.", "signed.example.")},
@@ -143,30 +134,7 @@ func TestDenialNSEC(t *testing.T) {
 			answer: []string{"signed.example. 3600 MX"},
 			extra:  []string{"mail.signed.example. 3600 A"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var res Result
-			set.Lookup(tc.qname, tc.qtype, tc.do, &res)
-			if res.Kind != tc.kind || res.Wildcard != tc.wantWildcard {
-				t.Errorf("kind %v wildcard %v, want %v %v", res.Kind, res.Wildcard, tc.kind, tc.wantWildcard)
-			}
-			for _, s := range []struct {
-				section string
-				got     []dns.RR
-				want    []string
-			}{
-				{"answer", res.Answer, tc.answer},
-				{"authority", res.Ns, tc.ns},
-				{"additional", res.Extra, tc.extra},
-			} {
-				want := slices.Sorted(slices.Values(s.want))
-				if got := briefs(s.got); !slices.Equal(got, want) {
-					t.Errorf("%s:\n got  %q\n want %q", s.section, got, want)
-				}
-			}
-		})
-	}
+	runDenialCases(t, set, cases)
 }
 
 // TestUnsignedReferralNoDS checks that a DS RRset without signatures stays
@@ -229,5 +197,48 @@ func TestCompareNameKey(t *testing.T) {
 				t.Errorf("compareNameKey(%q, %q) = %d, compareNames = %d", a, b, got, want)
 			}
 		}
+	}
+}
+
+// denialCase is one question to a signed zone and the sections expected,
+// each record written as "owner TTL TYPE" (see briefs).
+type denialCase struct {
+	name         string
+	qname        string
+	qtype        uint16
+	do           bool
+	kind         Kind
+	answer, ns   []string
+	extra        []string
+	wantWildcard bool
+}
+
+// runDenialCases asks set each case's question and compares the kind and
+// the three sections.
+func runDenialCases(t *testing.T, set *Set, cases []denialCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var res Result
+			set.Lookup(tc.qname, tc.qtype, tc.do, &res)
+			if res.Kind != tc.kind || res.Wildcard != tc.wantWildcard {
+				t.Errorf("kind %v wildcard %v, want %v %v", res.Kind, res.Wildcard, tc.kind, tc.wantWildcard)
+			}
+			for _, s := range []struct {
+				section string
+				got     []dns.RR
+				want    []string
+			}{
+				{"answer", res.Answer, tc.answer},
+				{"authority", res.Ns, tc.ns},
+				{"additional", res.Extra, tc.extra},
+			} {
+				want := slices.Sorted(slices.Values(s.want))
+				if got := briefs(s.got); !slices.Equal(got, want) {
+					t.Errorf("%s:\n got  %q\n want %q", s.section, got, want)
+				}
+			}
+		})
 	}
 }
