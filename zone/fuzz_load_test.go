@@ -34,6 +34,16 @@ func FuzzLoad(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// The signed zones moved under the fuzzed origin, so that mutations
+	// reach the NSEC and NSEC3 proofs (their signatures no longer verify,
+	// which the server never checks).
+	for _, name := range []string{"signed.example", "nsec3.example"} {
+		b, err := os.ReadFile(filepath.Join(root, "signed", name+".zone"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(strings.ReplaceAll(string(b), name+".", "example.com."))
+	}
 	f.Add("$TTL 300\n@ SOA ns1 h ( 1 2 3 4 5 )\n NS ns1\nns1 A 192.0.2.1\n*.w CNAME x\nx DNAME example.net.\n")
 	f.Add("$TTL 1\n$GENERATE 1-9 ${0,3,x} 5 IN TXT \"a\\\\\" (\n x ) ; c\n$INCLUDE chain-b.inc b.example.com.\n")
 
@@ -60,7 +70,8 @@ func FuzzLoad(f *testing.F) {
 		z := New(origin, rrs)
 		set := NewSet(z)
 		var res Result
-		names := []string{origin, "www.example.com.", "a.b.c.example.com.", "*.example.com.", "example.net."}
+		names := []string{origin, "www.example.com.", "a.b.c.example.com.", "*.example.com.", "example.net.",
+			"x.wild.example.com.", "nx.a.b.c.deep.example.com.", "zzzz.example.com.", "host.insecure.example.com."}
 		for i, r := range recs {
 			if i == 20 {
 				break
@@ -68,7 +79,7 @@ func FuzzLoad(f *testing.F) {
 			names = append(names, r.RR.Header().Name)
 		}
 		for _, name := range names {
-			for _, qt := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeDS, dns.TypeANY, dns.TypeCNAME} {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeDS, dns.TypeANY, dns.TypeCNAME, dns.TypeMX, dns.TypeNSEC3} {
 				set.Lookup(name, qt, true, &res)
 			}
 		}
