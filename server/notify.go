@@ -62,9 +62,12 @@ func tsigError(r *dns.Msg, t *dns.TSIG, err error) *dns.Msg {
 	}
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeNotAuth)
+	// A TSIG with empty RDATA unpacks with an empty algorithm name, which
+	// miekg would pack as no bytes at all, leaving a record one byte short
+	// (FuzzHandler found it): Fqdn writes the root instead.
 	m.Extra = append(m.Extra, &dns.TSIG{
-		Hdr:       dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
-		Algorithm: t.Algorithm, Fudge: t.Fudge, OrigId: r.Id, Error: code,
+		Hdr:       dns.RR_Header{Name: dns.Fqdn(t.Hdr.Name), Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm: dns.Fqdn(t.Algorithm), Fudge: t.Fudge, OrigId: r.Id, Error: code,
 		TimeSigned: t.TimeSigned,
 	})
 	return m
