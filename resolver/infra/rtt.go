@@ -29,6 +29,7 @@ type entry struct {
 
 	noEDNSUntil time.Time
 	no0x20Until time.Time
+	racedUntil  time.Time // a fresh server raced by a query until then (claimRace)
 
 	queries uint64 // answers and timeouts recorded: how busy the server is
 }

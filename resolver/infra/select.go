@@ -118,9 +118,10 @@ func (c *Cache) Select(zone string, candidates []netip.AddrPort) (Choice, bool) 
 	// other fresh ones.
 	if i := c.pick(cands); i >= 0 {
 		ch := cands[i].choice()
-		if cands[i].fresh {
+		if cands[i].fresh && c.claimRace(cands[i].server, now) {
 			for j := range cands {
-				if j != i && cands[j].fresh && cands[j].usable() && len(ch.Race) < MaxRace-1 {
+				if j != i && cands[j].fresh && cands[j].usable() && len(ch.Race) < MaxRace-1 &&
+					c.claimRace(cands[j].server, now) {
 					ch.Race = append(ch.Race, cands[j].choice())
 				}
 			}
@@ -168,6 +169,24 @@ func (c *Cache) snapshot(s netip.AddrPort, zone string, now time.Time) cand {
 	cd.c0x20 = !now.Before(e.no0x20Until)
 	sh.mu.Unlock()
 	return cd
+}
+
+// claimRace marks a fresh server as raced, so that the questions that
+// arrive while its first answer is on the way pick it alone rather than
+// race it again: without this, a burst of cold questions to one zone
+// would multiply its queries by MaxRace until the first answers came.
+// The claim lasts the server's RTO, after which an unanswered race may be
+// tried again; false if another query holds it.
+func (c *Cache) claimRace(s netip.AddrPort, now time.Time) bool {
+	sh := c.shard(s)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.lru.Peek(s)
+	if !ok || now.Before(e.racedUntil) {
+		return false
+	}
+	e.racedUntil = now.Add(e.rto)
+	return true
 }
 
 // claimProbe marks s as being probed, so that concurrent queries keep

@@ -237,6 +237,20 @@ func TestRace(t *testing.T) {
 		}
 		seen[r.Server] = true
 	}
+	// While those racers' answers are on the way, another question picks
+	// a fresh server without racing them again; after their RTO it may.
+	for range 5 {
+		again := mustSelect(t, c, "example.", s...)
+		for _, r := range again.Race {
+			if seen[r.Server] {
+				t.Fatalf("%v raced again within its RTO", r.Server)
+			}
+		}
+	}
+	clk.Advance(DefaultInitialRTO + time.Millisecond)
+	if again := mustSelect(t, c, "example.", s...); len(again.Race) == 0 {
+		t.Error("no race after the racers' RTO ran out unanswered")
+	}
 	// Everyone measured but one: no race, whoever is picked.
 	c.RecordRTT(s[0], 80*time.Millisecond)
 	c.RecordRTT(s[1], 2*time.Millisecond)
