@@ -9,53 +9,91 @@ import (
 	"github.com/meridian-dns/meridian/zone"
 )
 
-// signedQueries are answered from the NSEC-signed test zone with DO: each
-// negative answer needs one or two binary searches for covering NSECs.
-var signedQueries = []struct {
+// signedQuery is a question to one of the signed test zones, its name
+// relative to the zone's origin ("" for the apex).
+type signedQuery struct {
 	name  string
 	qtype uint16
-}{
-	{"no-such-name.signed.example.", dns.TypeA},  // NXDOMAIN, two NSECs
-	{"nx.mail.signed.example.", dns.TypeA},       // NXDOMAIN, one NSEC
-	{"zzzz.signed.example.", dns.TypeA},          // NXDOMAIN, wraps to the apex
-	{"deep.signed.example.", dns.TypeA},          // NODATA at an empty non-terminal
-	{"www.signed.example.", dns.TypeMX},          // NODATA
-	{"host.insecure.signed.example.", dns.TypeA}, // referral, NSEC at the cut
-	{"www.secure.signed.example.", dns.TypeA},    // referral, signed DS
-	{"signed.example.", dns.TypeMX},              // answer, signed additional
 }
 
-func loadSignedSet(tb testing.TB) *zone.Set {
+// signedQueries are answered with DO from the signed test zones, which
+// hold the same names: with NSEC each negative answer takes one or two
+// binary searches for covering NSECs; with NSEC3 it also hashes names.
+var signedQueries = []signedQuery{
+	{"no-such-name", dns.TypeA},  // NXDOMAIN: two NSECs, three NSEC3s
+	{"nx.mail", dns.TypeA},       // NXDOMAIN: one NSEC, two NSEC3s
+	{"zzzz", dns.TypeA},          // NXDOMAIN: the NSEC wraps to the apex
+	{"deep", dns.TypeA},          // NODATA at an empty non-terminal
+	{"www", dns.TypeMX},          // NODATA
+	{"host.insecure", dns.TypeA}, // referral, NSEC or NSEC3 at the cut
+	{"www.secure", dns.TypeA},    // referral, signed DS
+	{"", dns.TypeMX},             // answer, signed additional
+}
+
+// qname is q's name in the zone at origin.
+func (q signedQuery) qname(origin string) string {
+	if q.name == "" {
+		return origin
+	}
+	return q.name + "." + origin
+}
+
+// loadSignedSet loads testdata/zones/signed/ORIGINzone ("signed.example."
+// with NSEC, "nsec3.example." with NSEC3).
+func loadSignedSet(tb testing.TB, origin string) *zone.Set {
 	tb.Helper()
-	z, _, err := zone.Load("signed.example.", filepath.Join("..", "testdata", "zones", "signed", "signed.example.zone"), zone.LoadOptions{})
+	z, _, err := zone.Load(origin, filepath.Join("..", "testdata", "zones", "signed", origin+"zone"), zone.LoadOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return zone.NewSet(z)
 }
 
-// BenchmarkLookupSignedDO is the cost of DNSSEC answers with their proofs.
+// BenchmarkLookupSignedDO is the cost of DNSSEC answers with their proofs,
+// NSEC3's hashing included.
 func BenchmarkLookupSignedDO(b *testing.B) {
-	set := loadSignedSet(b)
-	var res zone.Result
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		q := signedQueries[i%len(signedQueries)]
-		set.Lookup(q.name, q.qtype, true, &res)
-		i++
+	for _, origin := range []string{"signed.example.", "nsec3.example."} {
+		b.Run(origin, func(b *testing.B) {
+			set := loadSignedSet(b, origin)
+			names := make([]string, len(signedQueries)) // built outside the loop: no allocation of ours
+			for i, q := range signedQueries {
+				names[i] = q.qname(origin)
+			}
+			var res zone.Result
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := i % len(signedQueries)
+				set.Lookup(names[k], signedQueries[k].qtype, true, &res)
+				i++
+			}
+		})
 	}
 }
 
-// TestSignedDenialDoesNotAllocate: the proofs come from the zone's own
-// records and a binary search over a slice built at load time.
-func TestSignedDenialDoesNotAllocate(t *testing.T) {
-	set := loadSignedSet(t)
+// noAllocs checks that each question costs no allocation once the
+// result's buffers are warm.
+func noAllocs(t *testing.T, set *zone.Set, origin string, qs []signedQuery, do bool) {
+	t.Helper()
 	var res zone.Result
-	for _, q := range signedQueries {
-		set.Lookup(q.name, q.qtype, true, &res) // warm the result's buffers
-		if n := testing.AllocsPerRun(100, func() { set.Lookup(q.name, q.qtype, true, &res) }); n != 0 {
-			t.Errorf("%s %d: %v allocations per lookup", q.name, q.qtype, n)
+	for _, q := range qs {
+		name := q.qname(origin)
+		set.Lookup(name, q.qtype, do, &res) // warm the result's buffers
+		if n := testing.AllocsPerRun(100, func() { set.Lookup(name, q.qtype, do, &res) }); n != 0 {
+			t.Errorf("%s %d: %v allocations per lookup", name, q.qtype, n)
 		}
 	}
+}
+
+// TestSignedDenialDoesNotAllocate: the NSEC proofs come from the zone's own
+// records and a binary search over a slice built at load time.
+func TestSignedDenialDoesNotAllocate(t *testing.T) {
+	noAllocs(t, loadSignedSet(t, "signed.example."), "signed.example.", signedQueries, true)
+}
+
+// TestNSEC3NoDODoesNotAllocate: without DO an NSEC3 zone hashes nothing,
+// and the hidden hash owners cost a flag test.
+func TestNSEC3NoDODoesNotAllocate(t *testing.T) {
+	qs := append(signedQueries, signedQuery{"krsatb3pjbkrjutskf89t5ms899d2udp", dns.TypeNSEC3})
+	noAllocs(t, loadSignedSet(t, "nsec3.example."), "nsec3.example.", qs, false)
 }
