@@ -48,7 +48,6 @@ type tbDaemon struct {
 	srv      topology.Server
 	cfgFile  string
 	logFile  string
-	metrics  net.Addr
 	cancel   context.CancelFunc
 	done     chan error // receives runAuth's or runResolver's result
 	reload   chan os.Signal
@@ -290,10 +289,7 @@ func (b *bed) start(ctx context.Context, s topology.Server, text, level string) 
 			}
 			return c, err
 		},
-		Ready: func(_ []net.Addr, metrics net.Addr) {
-			d.metrics = metrics
-			close(ready)
-		},
+		Ready: func([]net.Addr, net.Addr) { close(ready) },
 		Reloaded: func() {
 			select {
 			case d.reloaded <- struct{}{}:

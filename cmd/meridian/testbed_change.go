@@ -19,7 +19,7 @@ import (
 // changePhase edits a leaf zone at its primary and measures when every
 // secondary of it serves the new serial and every region's resolver
 // answers with the new address, while the clients keep asking.
-func (b *bed) changePhase(ctx context.Context, r resolverUnderTest, rcs []*regionClients, runs []*tbreport.Run, o reportOptions, p *progress, rep *tbreport.Report) error {
+func (b *bed) changePhase(ctx context.Context, r resolverUnderTest, rcs []*regionClients, runs []*tbreport.Run, p *progress, rep *tbreport.Report) error {
 	z := b.changeZone()
 	wctx, stopWork := context.WithCancel(ctx)
 	defer stopWork()

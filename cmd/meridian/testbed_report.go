@@ -294,7 +294,7 @@ func (b *bed) phases(ctx context.Context, r resolverUnderTest, o reportOptions, 
 	}
 
 	// 3. A zone change at a primary, while the clients keep asking.
-	if err := b.changePhase(ctx, r, rcs, runs, o, p, rep); err != nil {
+	if err := b.changePhase(ctx, r, rcs, runs, p, rep); err != nil {
 		return nil, err
 	}
 
