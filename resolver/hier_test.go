@@ -2,7 +2,6 @@ package resolver
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -13,102 +12,23 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/meridian-dns/meridian/internal/testhier"
 	"github.com/meridian-dns/meridian/resolver/exchange"
-	"github.com/meridian-dns/meridian/server"
-	"github.com/meridian-dns/meridian/zone"
 )
 
-// hierarchy runs testdata/zones/hier on loopback: one real authoritative
-// server (our server package) per address of 127.53.0.0/16, all on one
-// free port, as a resolver started with NSPort sees a private Internet.
+// hierarchy is testdata/zones/hier running in this process
+// (internal/testhier), with the resolver's queries to it counted.
 type hierarchy struct {
-	port    uint16
-	servers map[string]*server.Server
-	count   *counting
-}
-
-// hierServers maps each server address to the zones it serves; 127.53.3.9
-// serves nothing (lame: REFUSED) and 127.53.9.9 (ns.dead.org) is not
-// started at all.
-var hierServers = map[string][]string{
-	"127.53.0.1": {"."},
-	"127.53.1.1": {"org."},
-	"127.53.1.2": {"org."},
-	"127.53.2.1": {"net."},
-	"127.53.3.1": {"example.org."},
-	"127.53.3.2": {"example.org."},
-	"127.53.3.3": {"example.org."},
-	"127.53.3.9": {},
-	"127.53.4.1": {"other.net.", "sub.example.org."},
-}
-
-var hierFiles = map[string]string{
-	".": "root.zone", "org.": "org.zone", "net.": "net.zone", "example.org.": "example.org.zone",
-	"other.net.": "other.net.zone", "sub.example.org.": "sub.example.org.zone",
+	*testhier.Hier
+	count *counting
 }
 
 func startHierarchy(t *testing.T) *hierarchy {
 	t.Helper()
-	zones := map[string]*zone.Zone{}
-	for origin, file := range hierFiles {
-		z, _, err := zone.Load(origin, filepath.Join("..", "testdata", "zones", "hier", file), zone.LoadOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		zones[origin] = z
+	return &hierarchy{
+		Hier:  testhier.Start(t, filepath.Join("..", "testdata", "zones", "hier")),
+		count: &counting{next: exchange.New(exchange.Config{}), n: map[string]int{}, names: map[string][]string{}},
 	}
-	for attempt := 0; ; attempt++ {
-		h := &hierarchy{port: freePort(t), servers: map[string]*server.Server{}}
-		if err := h.start(t, zones); err == nil {
-			h.count = &counting{next: exchange.New(exchange.Config{}), n: map[string]int{}, names: map[string][]string{}}
-			return h
-		} else if attempt == 5 {
-			t.Fatalf("starting the hierarchy: %v", err)
-		}
-	}
-}
-
-func (h *hierarchy) start(t *testing.T, zones map[string]*zone.Zone) error {
-	for addr, origins := range hierServers {
-		srv, err := server.New(server.Options{Listen: []string{fmt.Sprintf("%s:%d", addr, h.port)}})
-		if err != nil {
-			return err
-		}
-		var zs []*zone.Zone
-		for _, o := range origins {
-			zs = append(zs, zones[o])
-		}
-		srv.SetZones(zone.NewSet(zs...))
-		if err := srv.Start(context.Background()); err != nil {
-			h.stop()
-			return err
-		}
-		h.servers[addr] = srv
-	}
-	t.Cleanup(h.stop)
-	return nil
-}
-
-func (h *hierarchy) stop() {
-	for addr, s := range h.servers {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		s.Shutdown(ctx)
-		cancel()
-		delete(h.servers, addr)
-	}
-}
-
-// freePort finds a port free on 127.0.0.1 for UDP and TCP; the hierarchy's
-// addresses are distinct, so a port free on one is almost always free on
-// all, and start retries otherwise.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
 }
 
 // counting is an Exchanger that counts, per server address, the queries
@@ -168,7 +88,7 @@ func (h *hierarchy) newResolver(t *testing.T, clock *fakeClock, mod func(*Config
 	t.Helper()
 	cfg := Config{
 		RootHints: []RootServer{{Name: "ns.root-servers.test.", Addrs: []netip.Addr{netip.MustParseAddr("127.53.0.1")}}},
-		NSPort:    h.port,
+		NSPort:    h.Port,
 		Exchanger: h.count,
 		Deadline:  3 * time.Second,
 	}

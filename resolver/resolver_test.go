@@ -170,7 +170,7 @@ func TestServeStale(t *testing.T) {
 	clock := newClock()
 	r := h.newResolver(t, clock, func(c *Config) { c.ClientTimeout = 200 * time.Millisecond })
 	ask(t, r, "www.example.org.", dns.TypeA)
-	h.stop()
+	h.Stop()
 	clock.Advance(time.Hour) // everything expired, still in the stale window
 	start := time.Now()
 	m, info := ask(t, r, "www.example.org.", dns.TypeA)
@@ -378,7 +378,7 @@ func TestDNAMEInAnswer(t *testing.T) {
 func TestStubAndForwardZones(t *testing.T) {
 	t.Parallel()
 	h := startHierarchy(t)
-	ap := func(a string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), h.port) }
+	ap := func(a string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), h.Port) }
 	r := h.newResolver(t, nil, func(c *Config) {
 		c.Stub = []Zone{{Name: "example.org", Servers: []netip.AddrPort{ap("127.53.3.2")}}}
 		c.Forward = []Zone{{Name: "other.net", Servers: []netip.AddrPort{ap("127.53.4.1")}}}
@@ -407,7 +407,7 @@ func TestFailover(t *testing.T) {
 	t.Parallel()
 	h := startHierarchy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	h.servers["127.53.3.1"].Shutdown(ctx)
+	h.Servers["127.53.3.1"].Shutdown(ctx)
 	cancel()
 	h.count.noEDNS = map[string]bool{"127.53.3.2": true, "127.53.3.3": true}
 	r := h.newResolver(t, nil, nil)
@@ -433,7 +433,7 @@ func TestNo0x20Fallback(t *testing.T) {
 			t.Fatalf("%s: rcode %s (%v)", name, dns.RcodeToString[m.Rcode], info.EDE)
 		}
 	}
-	info, _ := r.infra.Server(netip.AddrPortFrom(netip.MustParseAddr("127.53.0.1"), h.port))
+	info, _ := r.infra.Server(netip.AddrPortFrom(netip.MustParseAddr("127.53.0.1"), h.Port))
 	if !info.No0x20 {
 		t.Errorf("the root server is still thought to preserve case: %+v", info)
 	}
@@ -469,7 +469,7 @@ func TestReconfigureFlushesRepointedZones(t *testing.T) {
 	r := h.newResolver(t, nil, nil)
 	ask(t, r, "www.example.org.", dns.TypeA)
 	cfg := *r.conf()
-	cfg.Stub = []Zone{{Name: "example.org.", Servers: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.53.3.2"), h.port)}}}
+	cfg.Stub = []Zone{{Name: "example.org.", Servers: []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.53.3.2"), h.Port)}}}
 	r.Reconfigure(cfg)
 	before := len(h.count.sent("127.53.3.2"))
 	if m, info := ask(t, r, "www.example.org.", dns.TypeA); info.Source != FromUpstream || len(m.Answer) != 1 {
@@ -511,7 +511,7 @@ func TestAvoidedFailFast(t *testing.T) {
 	h := startHierarchy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	for _, a := range []string{"127.53.3.1", "127.53.3.2", "127.53.3.3"} {
-		h.servers[a].Shutdown(ctx)
+		h.Servers[a].Shutdown(ctx)
 	}
 	cancel()
 	clock := newClock()

@@ -31,32 +31,10 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/meridian-dns/meridian/internal/peer"
+	"github.com/meridian-dns/meridian/internal/testhier"
 )
 
 const hierDir = "../../testdata/zones/hier"
-
-// hierE2E lists the servers of testdata/zones/hier by address, as
-// resolver/hier_test.go's hierServers does: 127.53.3.9 serves nothing
-// (lame: REFUSED) and ns.dead.org's 127.53.9.9 is never started.
-var hierE2E = []struct {
-	addr  string
-	zones []string
-}{
-	{"127.53.0.1", []string{"."}},
-	{"127.53.1.1", []string{"org."}},
-	{"127.53.1.2", []string{"org."}},
-	{"127.53.2.1", []string{"net."}},
-	{"127.53.3.1", []string{"example.org."}},
-	{"127.53.3.2", []string{"example.org."}},
-	{"127.53.3.3", []string{"example.org."}},
-	{"127.53.3.9", nil},
-	{"127.53.4.1", []string{"other.net.", "sub.example.org."}},
-}
-
-var hierFile = map[string]string{
-	".": "root.zone", "org.": "org.zone", "net.": "net.zone", "example.org.": "example.org.zone",
-	"other.net.": "other.net.zone", "sub.example.org.": "sub.example.org.zone",
-}
 
 // proc is a subprocess in a process group of its own, stopped in
 // t.Cleanup.
@@ -115,7 +93,7 @@ func startHier(t *testing.T, bin string, port int) int {
 		p := port
 		if p == 0 {
 			var err error
-			if p, err = peer.FreePort(hierE2E[0].addr); err != nil {
+			if p, err = peer.FreePort(testhier.Servers[0].Addr); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -134,20 +112,20 @@ func startHier(t *testing.T, bin string, port int) int {
 
 func tryHier(t *testing.T, bin string, port int) (procs []*proc, died bool, err error) {
 	t.Helper()
-	for _, s := range hierE2E {
-		args := []string{"auth", "-listen", net.JoinHostPort(s.addr, strconv.Itoa(port)), "-metrics="}
-		for _, z := range s.zones {
-			args = append(args, "-zone", z+"="+filepath.Join(hierDir, hierFile[z]))
+	for _, s := range testhier.Servers {
+		args := []string{"auth", "-listen", net.JoinHostPort(s.Addr, strconv.Itoa(port)), "-metrics="}
+		for _, z := range s.Zones {
+			args = append(args, "-zone", z+"="+filepath.Join(hierDir, testhier.Files[z]))
 		}
 		procs = append(procs, startProc(t, bin, args...))
 	}
 	// All start at once; then each is waited for in turn.
-	for i, s := range hierE2E {
-		addr := net.JoinHostPort(s.addr, strconv.Itoa(port))
-		if len(s.zones) == 0 {
+	for i, s := range testhier.Servers {
+		addr := net.JoinHostPort(s.Addr, strconv.Itoa(port))
+		if len(s.Zones) == 0 {
 			err = peer.WaitAnswer(addr, waitTimeout, procs[i].done)
 		} else {
-			err = peer.WaitSOA(addr, s.zones, waitTimeout, procs[i].done)
+			err = peer.WaitSOA(addr, s.Zones, waitTimeout, procs[i].done)
 		}
 		if err != nil {
 			return procs, procs[i].exited(), fmt.Errorf("meridian auth on %s: %w; output:\n%s", addr, err, procs[i].out)
