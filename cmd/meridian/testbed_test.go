@@ -186,9 +186,18 @@ func TestTestbedDefault(t *testing.T) {
 				t.Errorf("%s → %s: measured %v, want %v within 10%%", from, to, got, want)
 			}
 		}
+		// A cached answer crosses no link: the best of five is quicker
+		// than the shortest round trip to any server (the region's own).
+		// The best, not each one: the machine is shared, and a single
+		// answer can wait for a core well past a millisecond.
 		res, _ := top.Resolver("ap-southeast")
-		if _, d := askVia(t, b, "ap-southeast", res.Addr, "host0.example.com.", dns.TypeA, true); d > time.Millisecond {
-			t.Errorf("a cached answer took %v from a client beside its resolver", d)
+		var cached []time.Duration
+		for range 5 {
+			_, d := askVia(t, b, "ap-southeast", res.Addr, "host0.example.com.", dns.TypeA, true)
+			cached = append(cached, d)
+		}
+		if local := top.RTT("ap-southeast", "ap-southeast"); slices.Min(cached) >= local {
+			t.Errorf("cached answers took %v from a client beside its resolver, none quicker than the region's RTT %v", cached, local)
 		}
 	})
 
