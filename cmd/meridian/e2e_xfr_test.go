@@ -477,7 +477,13 @@ func (p *slowPrimary) serve(w dns.ResponseWriter, req *dns.Msg) {
 			<-p.release
 			return
 		}
-		ch <- &dns.Envelope{RR: all[i:min(i+per, len(all))]}
+		// Out stops reading at its first write error (the secondary
+		// hung up); a plain send would then block this handler forever.
+		select {
+		case ch <- &dns.Envelope{RR: all[i:min(i+per, len(all))]}:
+		case <-done:
+			return
+		}
 	}
 }
 

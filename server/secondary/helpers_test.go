@@ -231,7 +231,14 @@ func (p *fakePrimary) send(w dns.ResponseWriter, r *dns.Msg, stream []dns.RR, cu
 		_ = tr.Out(w, r, ch)
 	}()
 	for i := 0; i < len(stream); i += 2 {
-		ch <- &dns.Envelope{RR: stream[i:min(i+2, len(stream))]}
+		// tr.Out stops reading at its first write error, when the
+		// secondary has hung up; a plain send would then block forever.
+		select {
+		case ch <- &dns.Envelope{RR: stream[i:min(i+2, len(stream))]}:
+		case <-done:
+			_ = w.Close()
+			return
+		}
 		if cut {
 			break
 		}
