@@ -150,12 +150,21 @@ func (x *exchange) took(res Resolution) {
 	x.ede = res.EDE
 }
 
+// asyncWriter is a ResponseWriter whose reader can move on to the next
+// query while this one is answered: our UDP readers and TCP connections.
+type asyncWriter interface {
+	// async runs answer on a goroutine of its own, with a writer that
+	// stays valid after the reader has moved on, and reports whether it
+	// did.
+	async(answer func(w dns.ResponseWriter)) bool
+}
+
 // resolveMiss resolves a cache miss and writes the answer. A query read by
-// one of our UDP readers is handed to a goroutine, so that the reader goes
-// back to the socket and cache hits keep flowing while upstream servers are
-// slow; then it returns true and the goroutine owns x. Anywhere else (TCP,
-// where miekg's server runs a goroutine per connection) it resolves in
-// place and returns false.
+// one of our UDP readers or TCP connections is handed to a goroutine, so
+// that the reader goes back to the socket and cache hits, and on TCP the
+// queries pipelined behind this one, keep flowing while upstream servers
+// are slow; then it returns true and the goroutine owns x. Anywhere else
+// it resolves in place and returns false.
 //
 // Each resolution holds a slot of Options.MaxRecursive. Without one, a UDP
 // query is dropped: the client retries after its timeout, perhaps at
@@ -171,13 +180,11 @@ func (h *Handler) resolveMiss(w dns.ResponseWriter, x *exchange, start time.Time
 		}
 		return false
 	}
-	if u, ok := w.(*udpWriter); ok && u.pending != nil {
-		dw := u.detach()
-		u.pending.Go(func() {
-			h.resolve(x)
-			h.write(dw, x, start)
-			h.put(x)
-		})
+	if a, ok := w.(asyncWriter); ok && a.async(func(w dns.ResponseWriter) {
+		h.resolve(x)
+		h.write(w, x, start)
+		h.put(x)
+	}) {
 		return true
 	}
 	h.resolve(x)

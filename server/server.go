@@ -10,10 +10,13 @@
 // so is a resolver's allow list (SetAllow).
 //
 // UDP is served by reader goroutines of our own that answer inline (see
-// udpServer); TCP by miekg's dns.Server with a connection limit around its
-// listener. Both end in Handler, which needs no socket. A resolver answers
-// cache hits inline too, and hands each miss to a goroutine of its own,
-// bounded by Options.MaxRecursive.
+// udpServer); TCP, with a connection limit around its listener, by a
+// connection loop of our own for a resolver (tcpServer), which answers
+// pipelined queries concurrently, and by miekg's dns.Server for an
+// authority, whose transfers need its TSIG handling. All end in Handler,
+// which needs no socket. A resolver answers cache hits inline too, and
+// hands each miss to a goroutine of its own, bounded by
+// Options.MaxRecursive.
 //
 // Zone transfers (AXFR, IXFR) are handed to Options.Transfers, which writes
 // its own, possibly many, messages (server/xfr implements it); without it
@@ -71,11 +74,12 @@ type Server struct {
 	mu        sync.Mutex
 	started   bool
 	stopped   bool
-	servers   []*dns.Server // TCP, one per listen address
+	servers   []*dns.Server // TCP for an authority, one per listener
+	tcp       []*tcpServer  // TCP for a resolver, one per listener
 	udp       []*udpServer
 	listeners []*limitListener
 	addrs     []net.Addr
-	running   sync.WaitGroup // the dns.Server goroutines
+	running   sync.WaitGroup // the dns.Server and tcpServer goroutines
 	serving   atomic.Bool    // between a successful Start and Shutdown, for Health
 }
 
@@ -175,7 +179,7 @@ func (s *Server) Start(ctx context.Context) error {
 		u := newUDPServer(pc, s.handler)
 		u.start() // ready at once: the socket is bound and queues datagrams
 		s.udp = append(s.udp, u)
-		s.serve(s.tcpServer(ll, ready), failed)
+		s.serveTCP(ll, ready, failed)
 	}
 	for _, pc := range s.opts.PacketConns {
 		u := newUDPServer(pc, s.handler)
@@ -187,9 +191,9 @@ func (s *Server) Start(ctx context.Context) error {
 		ll := newLimitListener(ln, s.slots, s.opts.TCPIdleTimeout, s.metrics)
 		s.listeners = append(s.listeners, ll)
 		s.addrs = append(s.addrs, ln.Addr())
-		s.serve(s.tcpServer(ll, ready), failed)
+		s.serveTCP(ll, ready, failed)
 	}
-	for range s.servers {
+	for range len(s.servers) + len(s.tcp) {
 		select {
 		case <-ready:
 		case err := <-failed:
@@ -207,9 +211,27 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// tcpServer configures miekg's server for one TCP listener. It never falls
-// back on dns.DefaultServeMux: the handler is always ours.
-func (s *Server) tcpServer(ln net.Listener, ready chan<- struct{}) *dns.Server {
+// serveTCP serves one TCP listener: a resolver's with tcpServer, an
+// authority's with miekg's server.
+func (s *Server) serveTCP(ln *limitListener, ready chan<- struct{}, failed chan<- error) {
+	if s.opts.Resolver == nil {
+		s.serve(s.miekgServer(ln, ready), failed)
+		return
+	}
+	t := newTCPServer(ln, s.handler, s.opts.TCPIdleTimeout, s.opts.TCPMaxQueries)
+	s.tcp = append(s.tcp, t)
+	ready <- struct{}{} // the listener is bound already
+	s.running.Go(func() {
+		if err := t.serve(); err != nil {
+			s.opts.Logger.Error("DNS server stopped", "err", err)
+		}
+		t.wait() // the connections, closed by a shutdown out of time
+	})
+}
+
+// miekgServer configures miekg's server for one TCP listener. It never
+// falls back on dns.DefaultServeMux: the handler is always ours.
+func (s *Server) miekgServer(ln net.Listener, ready chan<- struct{}) *dns.Server {
 	h := s.handler
 	idle := s.opts.TCPIdleTimeout
 	var tsig dns.TsigProvider
@@ -255,6 +277,9 @@ func (s *Server) abort() {
 		srv.Shutdown() //nolint:errcheck // not started yet is fine
 		srv.Listener.Close()
 	}
+	for _, t := range s.tcp {
+		t.shutdown(context.Background()) //nolint:errcheck // cannot time out
+	}
 	for _, u := range s.udp {
 		u.shutdown(context.Background()) //nolint:errcheck // cannot time out
 	}
@@ -262,7 +287,7 @@ func (s *Server) abort() {
 		ll.closeAll()
 	}
 	s.running.Wait()
-	s.servers, s.udp, s.listeners, s.addrs = nil, nil, nil, nil
+	s.servers, s.tcp, s.udp, s.listeners, s.addrs = nil, nil, nil, nil, nil
 	s.stopped = true
 }
 
@@ -291,13 +316,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.serving.Store(false)
 	stop := context.AfterFunc(ctx, s.handler.cancel)
 	defer stop()
-	errs := make([]error, len(s.servers)+len(s.udp))
+	var errMu sync.Mutex
+	var errs []error
 	var wg sync.WaitGroup
-	for i, srv := range s.servers {
-		wg.Go(func() { errs[i] = srv.ShutdownContext(ctx) })
+	collect := func(err error) {
+		errMu.Lock()
+		errs = append(errs, err)
+		errMu.Unlock()
 	}
-	for i, u := range s.udp {
-		wg.Go(func() { errs[len(s.servers)+i] = u.shutdown(ctx) })
+	for _, srv := range s.servers {
+		wg.Go(func() { collect(srv.ShutdownContext(ctx)) })
+	}
+	for _, t := range s.tcp {
+		wg.Go(func() { collect(t.shutdown(ctx)) })
+	}
+	for _, u := range s.udp {
+		wg.Go(func() { collect(u.shutdown(ctx)) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -306,7 +340,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.running.Wait()
-	s.servers, s.udp, s.listeners, s.addrs = nil, nil, nil, nil
+	s.servers, s.tcp, s.udp, s.listeners, s.addrs = nil, nil, nil, nil, nil
 	s.opts.Logger.Info("DNS server stopped")
 	return errors.Join(errs...)
 }

@@ -20,7 +20,8 @@ import (
 // starts a goroutine per packet and resets a read deadline per read; on the
 // loopback benchmark that costs about 40% more CPU per query and 30% less
 // throughput, so UDP, the bulk of an authority's traffic, is served here.
-// TCP stays with miekg's server (pipelining, idle timeouts, query limits).
+// TCP is served by tcpServer for a resolver, by miekg's server for an
+// authority.
 //
 // Answering inline suits an authority, whose answers come from memory, and a
 // resolver's cache hits. A resolver's cache miss, which waits on the
@@ -155,11 +156,16 @@ type udpWriter struct {
 	tsigProvider dns.TsigProvider
 }
 
-// detach returns a writer to the current query's client that stays valid
-// after the reader has moved on to the next datagram, which reuses w and
-// its buffers.
-func (w *udpWriter) detach() *udpWriter {
-	return &udpWriter{pc: w.pc, conn: w.conn, addr: w.addr, reply: bytes.Clone(w.reply)}
+// async answers the current query on a goroutine, with a writer to its
+// client that stays valid after the reader has moved on to the next
+// datagram, which reuses w and its buffers.
+func (w *udpWriter) async(answer func(w dns.ResponseWriter)) bool {
+	if w.pending == nil {
+		return false
+	}
+	dw := &udpWriter{pc: w.pc, conn: w.conn, addr: w.addr, reply: bytes.Clone(w.reply)}
+	w.pending.Go(func() { answer(dw) })
+	return true
 }
 
 func (w *udpWriter) LocalAddr() net.Addr {
