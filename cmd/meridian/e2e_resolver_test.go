@@ -470,7 +470,55 @@ func netnsChild(t *testing.T, bin string) {
 		Extra: []string{"infra-cache-max-rtt: 500"},
 	})
 	t.Run("unbound", func(t *testing.T) { differential(t, mer, ub.Addr) })
-	t.Run("getent", getent)
+	t.Run("getent", func(t *testing.T) { getent(t, false) })
+	// RES_OPTIONS=use-vc: glibc asks over TCP, and getaddrinfo writes the
+	// A and AAAA questions back to back on one connection before reading
+	// either answer: pipelined (RFC 7766 §6.2.1.1).
+	t.Run("getent-tcp", func(t *testing.T) { getent(t, true) })
+	t.Run("unbound-forwarding-tcp", func(t *testing.T) { forwarderTCP(t, bin, mer) })
+}
+
+// forwarderTCP puts an Unbound in front of Meridian, forwarding every
+// question to it over TCP (tcp-upstream), and asks it all the questions at
+// once: Unbound reuses its TCP streams and pipelines its queries on them,
+// and answers arrive out of order. Each answer must be Meridian's own.
+func forwarderTCP(t *testing.T, bin, mer string) {
+	host, port, _ := net.SplitHostPort(mer)
+	fw := peer.StartUnbound(t, peer.UnboundOptions{
+		RootHints: filepath.Join(hierDir, "root.hints"),
+		Addr:      "127.0.0.3",
+		Port:      53,
+		Extra: []string{
+			"tcp-upstream: yes",
+			"infra-cache-max-rtt: 500",
+			"forward-zone:",
+			`name: "."`,
+			"forward-addr: " + host + "@" + port,
+		},
+	})
+	type result struct{ via, direct string }
+	results := make([]result, len(resolverQuestions))
+	ask := func(addr, name string, qtype uint16) string {
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.SetEdns0(1232, false)
+		r, _, err := (&dns.Client{Net: "tcp", Timeout: 8 * time.Second}).Exchange(m, addr)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return answerKey(r)
+	}
+	var wg sync.WaitGroup
+	for i, q := range resolverQuestions {
+		wg.Go(func() { results[i].via = ask(fw.Addr, q.name, q.qtype) })
+	}
+	wg.Wait()
+	for i, q := range resolverQuestions {
+		results[i].direct = ask(mer, q.name, q.qtype)
+		if results[i].via != results[i].direct {
+			t.Errorf("%s %s: through Unbound over TCP %s, from Meridian %s", q.name, dns.TypeToString[q.qtype], results[i].via, results[i].direct)
+		}
+	}
 }
 
 // resolverQuestions are asked of both resolvers: every kind of answer the
@@ -560,8 +608,9 @@ func answerKey(r *dns.Msg) string {
 // getent asks glibc's stub resolver, which reads the namespace's
 // resolv.conf and so asks `meridian resolver` on 127.0.0.1:53. hosts uses
 // gethostbyname2 (AAAA, then A if there is none); ahosts uses getaddrinfo,
-// which sends the A and AAAA questions at once from one socket.
-func getent(t *testing.T) {
+// which sends the A and AAAA questions at once from one socket. With tcp,
+// glibc asks over TCP (use-vc).
+func getent(t *testing.T, tcp bool) {
 	for _, tc := range []struct {
 		db, name string
 		status   int
@@ -577,7 +626,11 @@ func getent(t *testing.T) {
 		{"ahosts", "txt.example.org", 2, nil},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, "getent", tc.db, tc.name).Output()
+		cmd := exec.CommandContext(ctx, "getent", tc.db, tc.name)
+		if tcp {
+			cmd.Env = append(os.Environ(), "RES_OPTIONS=use-vc")
+		}
+		out, err := cmd.Output()
 		cancel()
 		status := 0
 		var ee *exec.ExitError
