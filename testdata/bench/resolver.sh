@@ -33,6 +33,8 @@
 #   BENCH_RATE=          fixed query rate for CPU/query (default: a quarter of
 #                        the slower resolver's warm QPS)
 #   BENCH_RESOLVERS="meridian unbound"
+#   BENCH_TRANSPORT=udp  dnsperf's transport: udp, or tcp (each dnsperf client
+#                        a connection, its queries pipelined on it)
 #   MERIDIAN=path        use this meridian binary instead of building one
 #   MERIDIAN_REQUIRE_PEERS=1  fail, rather than skip, when a peer is missing
 set -euo pipefail
@@ -45,6 +47,8 @@ COLD_RUNS=${BENCH_COLD_RUNS:-3}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 RESOLVERS=${BENCH_RESOLVERS:-meridian unbound}
+TRANSPORT=${BENCH_TRANSPORT:-udp}
+[[ $TRANSPORT == udp || $TRANSPORT == tcp ]] || { echo "BENCH_TRANSPORT: udp or tcp, not $TRANSPORT" >&2; exit 2; }
 HZ=$(getconf CLK_TCK)
 HIER=testdata/zones/hier
 # Roughly the same cache for both, far above the working set: Meridian's
@@ -275,7 +279,7 @@ stop_resolver() {
 # "QPS COMPLETED LOST".
 perf() {
 	local out
-	out=$(ns taskset -c "$CLIENT_CPU" "$DNSPERF" -s 127.0.0.1 -p 53 -d "$WORK/names.txt" -t 2 "$@" 2>&1) ||
+	out=$(ns taskset -c "$CLIENT_CPU" "$DNSPERF" -m "$TRANSPORT" -s 127.0.0.1 -p 53 -d "$WORK/names.txt" -t 2 "$@" 2>&1) ||
 		{ log "$out"; return 1; }
 	awk '/Queries completed:/ {c=$3} /Queries lost:/ {l=$3} /Queries per second:/ {q=$4}
 		END {printf "%d %d %d\n", q, c, l}' <<<"$out"
@@ -352,7 +356,7 @@ done
 printf '\nResolver benchmark: testdata/zones/hier + %d generated zones under org., %d names\n' "$ZONES" "$NAMES"
 printf '(each zone: 2 A, 1 AAAA, 1 NXDOMAIN), servers on port 53 in a network namespace.\n'
 printf 'Resolvers on core %s, one thread; dnsperf, coldlat and the hierarchy on core %s;\n' "$SERVER_CPU" "$CLIENT_CPU"
-printf '%ss per dnsperf run, %d cold passes pooled, %d cores, %s\n\n' "$SECONDS_PER_RUN" "$COLD_RUNS" "$(nproc)" "$(uname -r)"
+printf '%ss per dnsperf run over %s, %d cold passes pooled, %d cores, %s\n\n' "$SECONDS_PER_RUN" "$TRANSPORT" "$COLD_RUNS" "$(nproc)" "$(uname -r)"
 printf '%-9s %10s %6s %10s %16s %15s %12s %12s\n' resolver "warm QPS" lost "core busy" "CPU µs/q @$RATE" "cold median ms" "cold p99 ms" "cold errors"
 for r in "${RUN[@]}"; do
 	printf '%-9s %10s %6s %10s %16s %15s %12s %12s\n' "$r" "${QPS[$r]}" "${LOST[$r]}" "${BUSY[$r]}" "${CPU_US[$r]}" \
