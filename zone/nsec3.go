@@ -157,38 +157,89 @@ func nextCloser(key []byte, ce *node) []byte {
 }
 
 // wildcardAt returns "*." + ce's name, built in the result's scratch buffer.
-func (q *query) wildcardAt(ce *node) []byte {
+func (q *query) wildcardAt(ce *node) []byte { return q.wildcardAtName(ce.name) }
+
+func (q *query) wildcardAtName(name string) []byte {
 	w := append(q.res.wild[:0], '*')
-	if ce.name != "." {
+	if name != "." {
 		w = append(w, '.')
 	}
-	w = append(w, ce.name...)
+	w = append(w, name...)
 	q.res.wild = w
 	return w
 }
 
 // closestEncloserProof adds the NSEC3 matching the closest encloser ce and
-// the one covering the next closer name of key (RFC 5155 §7.2.1).
-func (q *query) closestEncloserProof(ce *node, key []byte) {
+// the one covering the next closer name of key (RFC 5155 §7.2.1), and
+// returns the encloser proved. With opt-out (RFC 5155 §6) ce may have no
+// NSEC3: an empty non-terminal with only unsigned delegations below it.
+// The proof is then of the closest provable encloser, an ancestor of ce,
+// and of the next closer name on the way to key, whose covering NSEC3
+// has the opt-out flag.
+func (q *query) closestEncloserProof(ce *node, key []byte) string {
 	c := q.z.nsec3
-	q.addNSEC3(c.matching(ce.name))
-	q.addNSEC3(c.covering(string(nextCloser(key, ce))))
+	if m := c.matching(ce.name); m != nil {
+		q.addNSEC3(m)
+		q.addNSEC3(c.covering(string(nextCloser(key, ce))))
+		return ce.name
+	}
+	return q.provableEncloser(key, len(key)-len(ce.name))
+}
+
+// provableEncloser adds the closest provable encloser proof of key (RFC
+// 5155 §7.2.1): the NSEC3 matching the nearest name that has one among
+// key's suffixes from the one at offset from on, and the NSEC3 covering
+// the name one label longer on the way to key, if any. It returns the
+// encloser found; the apex, which every signer hashes, ends the search.
+// Only opt-out zones get here: elsewhere every name of the zone has an
+// NSEC3.
+func (q *query) provableEncloser(key []byte, from int) string {
+	c := q.z.nsec3
+	prev := -1
+	for off := 0; off < len(key); prev, off = off, nextLabel(key, off) {
+		if off < from {
+			continue
+		}
+		name := string(key[off:])
+		if m := c.matching(name); m != nil {
+			q.addNSEC3(m)
+			if prev >= 0 {
+				q.addNSEC3(c.covering(string(key[prev:])))
+			}
+			return name
+		}
+	}
+	return ""
+}
+
+// matchingProof adds the NSEC3 matching name, or, in an opt-out zone where
+// name has none, the closest provable encloser proof of name: RFC 5155
+// §7.2.3 for a name without the type asked, §7.2.4 for DS at an unsigned
+// cut, §7.2.7 for a referral to one.
+func (q *query) matchingProof(name string) {
+	if m := q.z.nsec3.matching(name); m != nil {
+		q.addNSEC3(m)
+		return
+	}
+	q.provableEncloser([]byte(name), 0)
 }
 
 // deny3 adds the NSEC3 proofs of a negative answer with DO. NXDOMAIN: the
 // closest encloser proof and the NSEC3 covering the wildcard at the closest
 // encloser (RFC 5155 §7.2.2). NODATA: the NSEC3 matching the name
-// (§7.2.3), which for a DS question at a cut is the cut's (§7.2.4; opt-out
-// is not used), and which an empty non-terminal has too, since signers hash
-// every name of the zone.
+// (§7.2.3), which for a DS question at a cut is the cut's (§7.2.4), and
+// which an empty non-terminal has too, since signers hash every name of
+// the zone; with opt-out, an unsigned cut and an empty non-terminal above
+// only such cuts have none, and get the closest provable encloser proof.
 func (q *query) deny3(k Kind, n, ce *node, key []byte) {
 	c := q.z.nsec3
 	if k == NXDomain {
-		q.closestEncloserProof(ce, key)
-		q.addNSEC3(c.covering(string(q.wildcardAt(ce))))
+		if enc := q.closestEncloserProof(ce, key); enc != "" {
+			q.addNSEC3(c.covering(string(q.wildcardAtName(enc))))
+		}
 		return
 	}
-	q.addNSEC3(c.matching(n.name))
+	q.matchingProof(n.name)
 }
 
 // denyExpansion adds, for an answer synthesised from the wildcard at ce, the
@@ -212,12 +263,13 @@ func (q *query) denyExpansion(ce *node, key []byte) {
 
 // denyDS adds, for a referral to a cut without a DS RRset, the record
 // proving there is none: the NSEC at the cut (RFC 4035 §3.1.4.1) or the
-// NSEC3 matching it (RFC 5155 §7.2.7; opt-out is not used).
+// NSEC3 matching it, or with opt-out the closest provable encloser proof
+// (RFC 5155 §7.2.7).
 func (q *query) denyDS(cut *node) {
 	switch {
 	case len(q.z.nsec) > 0:
 		q.addNSEC(cut)
 	case q.z.nsec3 != nil:
-		q.addNSEC3(q.z.nsec3.matching(cut.name))
+		q.matchingProof(cut.name)
 	}
 }

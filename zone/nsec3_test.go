@@ -125,6 +125,72 @@ func TestDenialNSEC3(t *testing.T) {
 	runDenialCases(t, set, cases)
 }
 
+// TestDenialNSEC3OptOut checks the closest provable encloser proofs of an
+// opt-out zone (RFC 5155 §6, §7.2), where insecure delegations and the
+// empty non-terminal "onlyunsigned", above one only, have no NSEC3. The
+// hash ring of optout.example (the zone of nsec3.example, signed with
+// dnssec-signzone -A), in order:
+//
+//	48gi zzz, 4ijv ns2, 4jg9 the apex, 5pg0 *.wild, 7auc alias,
+//	7det a.b.c.deep, ak9e c.deep, e8p6 deep, lqmf ns1, nfd7 secure,
+//	nhpm www, pk89 mail, uk0l wild, v659 b.c.deep.
+//
+// Unhashed names and the owner covering each: insecure k7nt (e8p6),
+// onlyunsigned q273 (pk89), and the apex's wildcard qne2 (pk89).
+func TestDenialNSEC3OptOut(t *testing.T) {
+	t.Parallel()
+	z, _, err := Load("optout.example.", filepath.Join("..", "testdata", "zones", "signed", "optout.example.zone"), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := NewSet(z)
+	const soa, soaSig = "optout.example. 300 SOA", "optout.example. 300 RRSIG SOA"
+	// Owner names as dnssec-signzone writes them, in upper case.
+	owner := map[string]string{
+		"apex": "4JG96QS3IIG2KTPR6KHLL0TNR06GVB69", "deep": "E8P6TRUE5RBOE7G0G4HB1O5GRU2N8AEI",
+		"mail": "PK89IK1QQOSFU7OOL037GAEF8TUDHC40", "www": "NHPMTELGNC4E4ENEMSFNBKIKDQP21LS5",
+	}
+	nsec3 := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			h := owner[n] + ".optout.example."
+			out = append(out, h+" 300 NSEC3", h+" 300 RRSIG NSEC3")
+		}
+		return out
+	}
+	neg := func(names ...string) []string { return append([]string{soa, soaSig}, nsec3(names...)...) }
+	cases := []denialCase{
+		// §7.2.7: the cut has no NSEC3; the apex is the closest provable
+		// encloser, and the opt-out NSEC3 of "deep" covers the cut.
+		{name: "insecure delegation", qname: "host.insecure.optout.example.", qtype: dns.TypeA, do: true, kind: Referral,
+			ns:    append([]string{"insecure.optout.example. 3600 NS"}, nsec3("apex", "deep")...),
+			extra: []string{"ns.insecure.optout.example. 3600 A"}},
+		// §7.2.4: DS at an unsigned cut, the same proof.
+		{name: "DS at an insecure delegation", qname: "insecure.optout.example.", qtype: dns.TypeDS, do: true, kind: NoData,
+			ns: neg("apex", "deep")},
+		// The cut below the unhashed empty non-terminal: the next closer
+		// name is the non-terminal, covered by the NSEC3 of mail.
+		{name: "insecure delegation below an unhashed name", qname: "host.x.onlyunsigned.optout.example.", qtype: dns.TypeA, do: true, kind: Referral,
+			ns:    append([]string{"x.onlyunsigned.optout.example. 3600 NS"}, nsec3("apex", "mail")...),
+			extra: []string{"ns.x.onlyunsigned.optout.example. 3600 A"}},
+		{name: "nodata at an unhashed empty non-terminal", qname: "onlyunsigned.optout.example.", qtype: dns.TypeA, do: true, kind: NoData,
+			ns: neg("apex", "mail")},
+		// NXDOMAIN below it: the proof is of the apex, whose wildcard the
+		// same NSEC3 covers.
+		{name: "nxdomain below an unhashed empty non-terminal", qname: "nx.onlyunsigned.optout.example.", qtype: dns.TypeA, do: true, kind: NXDomain,
+			ns: neg("apex", "mail")},
+		// Names that have an NSEC3 are proved as in any NSEC3 zone.
+		{name: "nodata", qname: "www.optout.example.", qtype: dns.TypeMX, do: true, kind: NoData, ns: neg("www")},
+		{name: "secure delegation: signed DS", qname: "www.secure.optout.example.", qtype: dns.TypeA, do: true, kind: Referral,
+			ns:    []string{"secure.optout.example. 3600 NS", "secure.optout.example. 3600 DS", "secure.optout.example. 3600 RRSIG DS"},
+			extra: []string{"ns.secure.optout.example. 3600 A"}},
+		{name: "no DO: insecure delegation", qname: "host.insecure.optout.example.", qtype: dns.TypeA, kind: Referral,
+			ns:    []string{"insecure.optout.example. 3600 NS"},
+			extra: []string{"ns.insecure.optout.example. 3600 A"}},
+	}
+	runDenialCases(t, set, cases)
+}
+
 // TestNSEC3OwnersKept checks the hidden NSEC3 owners still go out in a
 // transfer: only lookups treat them as absent.
 func TestNSEC3OwnersKept(t *testing.T) {

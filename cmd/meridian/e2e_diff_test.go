@@ -55,6 +55,9 @@ func diffZones(t *testing.T, dir string) []peer.Zone {
 		// DO transport compares signatures and proofs of non-existence.
 		{Origin: "signed.example.", File: "../../testdata/zones/signed/signed.example.zone"},
 		{Origin: "nsec3.example.", File: "../../testdata/zones/signed/nsec3.example.zone"}, // the same, with NSEC3
+		// With NSEC3 opt-out (dnssec-signzone -A): insecure delegations
+		// and the empty non-terminal above one have no NSEC3.
+		{Origin: "optout.example.", File: "../../testdata/zones/signed/optout.example.zone"},
 	}
 	var b bytes.Buffer
 	if err := zonegen.Write(&b, genOrigin, genNames, genSeed); err != nil {
@@ -126,7 +129,8 @@ func TestE2EDiffNSD(t *testing.T) {
 	// (§7.2.8), as the closest encloser and gives no closest encloser
 	// proof (§7.2.2). Knot answers both as the RFC does, and so does
 	// Meridian.
-	diffServers(t, "nsd", nsd, mer, zones, diffSkip{doZones: []string{"nsec3.example."}})
+	// The opt-out zone shows the same two, and agrees with NSD otherwise.
+	diffServers(t, "nsd", nsd, mer, zones, diffSkip{doZones: []string{"nsec3.example.", "optout.example."}})
 }
 
 func TestE2EDiffKnot(t *testing.T) {
@@ -381,6 +385,11 @@ func diffQuestions(t *testing.T, z peer.Zone) []dns.Question {
 		add("_ssh._tcp.host1.example.", dns.TypeSRV)
 		add("_ssh._tcp.host3.example.", dns.TypeSRV)
 		add("_tcp.host1.example.", dns.TypeSRV)
+	case "optout.example.":
+		// Below the empty non-terminal that has no NSEC3: the closest
+		// provable encloser is the apex.
+		add("nx.onlyunsigned.optout.example.", dns.TypeA, dns.TypeDS)
+		add("nx.x.onlyunsigned.optout.example.", dns.TypeDS)
 	case "diff.test.":
 		add("x.dname.diff.test.", dns.TypeA)
 		add("www.dname.diff.test.", dns.TypeA, dns.TypeAAAA)
