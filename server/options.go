@@ -182,6 +182,9 @@ type Transfers interface {
 	// §4.3.5), and the primary tracks them.
 	ObserveSOA(client netip.Addr, origin string)
 	// TsigProvider verifies the TSIG of requests over TCP and signs the
-	// responses that carry one (RFC 8945); nil when no key is known.
+	// responses that carry one (RFC 8945). The server takes it once, at
+	// Start: to change keys while running, return one provider that
+	// consults the current keys (server/xfr.Primary does). nil when no key
+	// is known: signed requests then get BADKEY.
 	TsigProvider() dns.TsigProvider
 }

@@ -229,7 +229,8 @@ func (m *Manager) open(zc Zone, have map[string]*szone) (*szone, error) {
 	if len(zc.Primaries) == 0 {
 		return nil, fmt.Errorf("secondary: zone %s has no primaries", origin)
 	}
-	z := &szone{origin: origin, primaries: zc.Primaries, kick: make(chan struct{}, 1)}
+	z := &szone{origin: origin, kick: make(chan struct{}, 1)}
+	z.setPrimaries(zc.Primaries)
 	z.store = newStore(m.opts.Dir, origin)
 	if err := z.store.clean(); err != nil {
 		return nil, err
@@ -333,7 +334,7 @@ func (m *Manager) notify(req *dns.Msg, from netip.Addr, tsigKey string) string {
 	if z == nil {
 		return "notauth"
 	}
-	for _, p := range z.primaries {
+	for _, p := range *z.primaries.Load() {
 		if p.Addr.Addr().Unmap() != from {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meridian-dns/meridian/zone"
@@ -36,7 +37,7 @@ func (systemClock) At(at time.Time) (<-chan time.Time, func() bool) {
 // writes it; the mutex lets metrics and Current read it.
 type szone struct {
 	origin    string
-	primaries []Primary
+	primaries atomic.Pointer[[]Primary] // SetPrimaries replaces it; never nil
 	store     *store
 	journal   *journal.Journal
 	kick      chan struct{} // capacity 1: a NOTIFY pending
@@ -150,7 +151,7 @@ func (m *Manager) checkExpiry(z *szone, now time.Time) {
 func (m *Manager) refresh(ctx context.Context, z *szone) {
 	start := m.opts.Clock.Now()
 	var errs []error
-	for _, p := range z.primaries {
+	for _, p := range *z.primaries.Load() {
 		err := m.refreshFrom(ctx, z, p)
 		if err == nil {
 			m.succeeded(z, start)

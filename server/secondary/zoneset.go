@@ -83,6 +83,47 @@ func (m *Manager) RemoveZone(origin string) error {
 	return nil
 }
 
+// SetPrimaries replaces the primaries of a zone kept here, keys included,
+// without stopping to serve it: unlike RemoveZone and AddZone, the version
+// held stays published, its timers run on, and nothing is read from disk
+// again. It then asks for an immediate SOA check, as a NOTIFY does, so
+// that a new key or address is used, and checked, at once. A refresh
+// under way finishes with the primaries it started with. It is an error if
+// the list is empty, if the zone is not kept, or if the Manager is closed
+// (ErrClosed).
+func (m *Manager) SetPrimaries(origin string, primaries []Primary) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.ctx.Err() != nil {
+		return ErrClosed
+	}
+	key := canonical(origin)
+	z := m.snapshot()[key]
+	switch {
+	case z == nil:
+		return fmt.Errorf("secondary: zone %s is not kept here", key)
+	case len(primaries) == 0:
+		return fmt.Errorf("secondary: zone %s has no primaries", key)
+	}
+	z.setPrimaries(primaries)
+	z.poke()
+	return nil
+}
+
+// setPrimaries stores a copy of ps, keys included, which the refresh loop
+// and the NOTIFY path read without a lock.
+func (z *szone) setPrimaries(ps []Primary) {
+	c := make([]Primary, len(ps))
+	for i, p := range ps {
+		if p.Key != nil {
+			k := *p.Key
+			p.Key = &k
+		}
+		c[i] = p
+	}
+	z.primaries.Store(&c)
+}
+
 // start runs the zone's goroutine under a context of its own, a child of
 // the Manager's, so that RemoveZone can stop it alone and Close all.
 func (m *Manager) start(z *szone) {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -105,6 +106,12 @@ func (kr keyring) mac(msg []byte, t *dns.TSIG) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
+// knows reports whether t names a key of kr with its algorithm.
+func (kr keyring) knows(t *dns.TSIG) bool {
+	e, ok := kr[dns.CanonicalName(t.Hdr.Name)]
+	return ok && e.alg == dns.CanonicalName(t.Algorithm)
+}
+
 // Generate implements dns.TsigProvider.
 func (kr keyring) Generate(msg []byte, t *dns.TSIG) ([]byte, error) { return kr.mac(msg, t) }
 
@@ -122,6 +129,28 @@ func (kr keyring) Verify(msg []byte, t *dns.TSIG) error {
 	}
 	return nil
 }
+
+// liveKeys is the Primary's TSIG provider: one object for the Primary's
+// life, which the TCP server and the UDP NOTIFY check take once at start,
+// consulting at each call the keyring that SetKeys last stored. It is
+// never nil, even without keys: miekg verifies nothing when it has no
+// provider, so a signed request would reach the handler with a nil
+// TsigStatus; an empty keyring answers BADKEY instead (RFC 8945 §5.2.1).
+type liveKeys struct{ cur atomic.Pointer[keyring] }
+
+// load returns the current keyring; callers that must sign or verify a
+// whole exchange with one set of keys keep it.
+func (l *liveKeys) load() keyring { return *l.cur.Load() }
+
+func (l *liveKeys) store(kr keyring) { l.cur.Store(&kr) }
+
+// Generate implements dns.TsigProvider with the current keys.
+func (l *liveKeys) Generate(msg []byte, t *dns.TSIG) ([]byte, error) {
+	return l.load().Generate(msg, t)
+}
+
+// Verify implements dns.TsigProvider with the current keys.
+func (l *liveKeys) Verify(msg []byte, t *dns.TSIG) error { return l.load().Verify(msg, t) }
 
 // ACL says who may transfer a zone: clients in one of Prefixes, or requests
 // signed with one of Keys (by name). The zero ACL allows nobody: zone data

@@ -27,9 +27,10 @@ func (p *Primary) startNotify(zs *zoneState, z *zone.Zone) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	targets := zs.cfg.Notify
-	if zs.cfg.NotifyNS {
-		targets = nsTargets(z, zs.cfg, p.opts.NotifySource)
+	cfg := zs.config()
+	targets := cfg.Notify
+	if cfg.NotifyNS {
+		targets = nsTargets(z, cfg, p.opts.NotifySource)
 	}
 	if len(targets) == 0 || p.closed {
 		return
@@ -46,7 +47,7 @@ func (p *Primary) startNotify(zs *zoneState, z *zone.Zone) {
 // 1996 §3.3): the in-zone addresses of its NS targets, leaving out the
 // primary in the SOA MNAME, our own source address and addresses already
 // listed.
-func nsTargets(z *zone.Zone, cfg ZoneConfig, self netip.Addr) []Target {
+func nsTargets(z *zone.Zone, cfg *ZoneConfig, self netip.Addr) []Target {
 	targets := slices.Clone(cfg.Notify)
 	port := cfg.NotifyNSPort
 	if port == 0 {
@@ -112,7 +113,9 @@ func (p *Primary) notify(ctx context.Context, origin string, soa *dns.SOA, t Tar
 // source address, with the zone's SOA in the answer section (§3.7, a hint
 // of the new serial), signed when the target has a key, and checks the
 // answer: a response with opcode NOTIFY and NOERROR (§4.7), whose TSIG, if
-// we signed, miekg's client verifies.
+// we signed, miekg's client verifies. The key is looked up in the keys
+// current at each send, so that a retry after SetKeys signs with the new
+// secret; the exchange keeps that keyring to verify the answer.
 func (p *Primary) sendNotify(ctx context.Context, origin string, soa *dns.SOA, t Target) error {
 	m := new(dns.Msg)
 	m.SetNotify(origin)
@@ -124,9 +127,13 @@ func (p *Primary) sendNotify(ctx context.Context, origin string, soa *dns.SOA, t
 			LocalAddr: &net.UDPAddr{IP: p.opts.NotifySource.AsSlice(), Zone: p.opts.NotifySource.Zone()}}
 	}
 	if t.Key != "" {
-		k := dns.CanonicalName(t.Key)
-		m.SetTsig(k, p.keys[k].alg, 300, time.Now().Unix())
-		c.TsigProvider = p.keys
+		k, kr := dns.CanonicalName(t.Key), p.keys.load()
+		e, ok := kr[k]
+		if !ok {
+			return fmt.Errorf("xfr: notify %s: key %s is no longer known", t.Addr, k)
+		}
+		m.SetTsig(k, e.alg, 300, time.Now().Unix())
+		c.TsigProvider = kr
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.NotifyTimeout)
 	defer cancel()

@@ -26,21 +26,22 @@ const maxMessage = dns.MaxMsgSize - 1024
 // the server's default, and matters only to IXFR over UDP.
 const ednsSize = 1232
 
-// TsigProvider returns the keyring the TCP server verifies requests with and
-// signs responses with, or nil without keys. It implements
-// server.Transfers.
-func (p *Primary) TsigProvider() dns.TsigProvider {
-	if len(p.keys) == 0 {
-		return nil
-	}
-	return p.keys
-}
+// TsigProvider returns the provider the TCP server verifies requests with
+// and signs responses with, and the server's UDP path verifies NOTIFYs and
+// signed queries with. It implements server.Transfers. It is one object
+// for the Primary's life, which the server takes once at start, and it
+// uses the keys current at each call (SetKeys). It is never nil, even
+// without keys: then it answers every signed request BADKEY, where a nil
+// provider would leave miekg's server verifying nothing.
+func (p *Primary) TsigProvider() dns.TsigProvider { return &p.keys }
 
 // request is one transfer being answered.
 type request struct {
 	w      dns.ResponseWriter
 	r      *dns.Msg
 	tsig   *dns.TSIG // the request's verified TSIG, or nil
+	keys   keyring   // with tsig: the keys that sign the answer
+	mac    string    // with tsig: the MAC that the next message's MAC covers
 	kind   string    // "axfr" or "ixfr", for metrics
 	client netip.Addr
 	bytes  int
@@ -90,22 +91,25 @@ func (p *Primary) serve(req *request) string {
 func (p *Primary) authorize(req *request) *zoneState {
 	q := req.r.Question[0]
 	if t := req.r.IsTsig(); t != nil {
-		if rcode, ok := p.checkTSIG(req, t); !ok {
+		// The keys are read once: the whole transfer is signed with
+		// them, even if SetKeys replaces them meanwhile.
+		kr := p.keys.load()
+		if rcode, ok := p.checkTSIG(req, t, kr); !ok {
 			p.log.Warn("transfer refused: TSIG", "client", req.client, "zone", q.Name, "key", t.Hdr.Name, "error", dns.RcodeToString[rcode])
 			return nil
 		}
-		req.tsig = t
+		req.tsig, req.keys, req.mac = t, kr, t.MAC
 	}
 	zs := p.zone(q.Name)
 	if zs == nil || zs.cur.Load() == nil {
-		req.error(dns.RcodeNotAuth)
+		req.error(p.notFed(zs, q.Name))
 		return nil
 	}
 	key := ""
 	if req.tsig != nil {
 		key = dns.CanonicalName(req.tsig.Hdr.Name)
 	}
-	if !zs.cfg.ACL.allows(req.client, key) {
+	if !zs.config().ACL.allows(req.client, key) {
 		p.log.Warn("transfer refused: not allowed", "client", req.client, "zone", zs.origin, "kind", req.kind, "key", key)
 		req.error(dns.RcodeRefused)
 		return nil
@@ -166,10 +170,21 @@ func (p *Primary) serveUDP(req *request) string {
 		req.error(dns.RcodeRefused)
 		return "refused"
 	case zs == nil || zs.cur.Load() == nil:
-		req.error(dns.RcodeNotAuth)
+		req.error(p.notFed(zs, req.r.Question[0].Name))
 		return "refused"
 	}
 	return req.outcome(req.send(slices.Values([]dns.RR{zs.cur.Load().SOA()})))
+}
+
+// notFed is the rcode for a transfer of name when zs, its state, is nil or
+// has no version yet: REFUSED for a zone the server serves but does not
+// feed to secondaries (Options.Served), as its zero ACL would; otherwise
+// NOTAUTH, we are not its primary (RFC 5936 §2.2.1).
+func (p *Primary) notFed(zs *zoneState, name string) int {
+	if zs == nil && p.opts.Served != nil && p.opts.Served(name) {
+		return dns.RcodeRefused
+	}
+	return dns.RcodeNotAuth
 }
 
 func lastTo(ds []diff.Delta) uint32 {
@@ -232,8 +247,7 @@ func (req *request) reply(rcode int) *dns.Msg {
 
 // error writes a one-message error answer.
 func (req *request) error(rcode int) {
-	m := req.reply(rcode)
-	if err := req.w.WriteMsg(m); err == nil {
+	if _, err := req.write(req.reply(rcode)); err == nil {
 		req.msgs++
 	}
 }
@@ -274,8 +288,7 @@ func (req *request) send(rrs iter.Seq[dns.RR]) error {
 	return req.flush(m)
 }
 
-// flush writes one message of a transfer; after the first, a signed
-// transfer signs with the timers only (RFC 8945 §5.3.1).
+// flush writes one message of a transfer.
 func (req *request) flush(m *dns.Msg) error {
 	n, err := req.write(m)
 	if err != nil {
@@ -283,19 +296,25 @@ func (req *request) flush(m *dns.Msg) error {
 	}
 	req.msgs++
 	req.bytes += n
-	if req.tsig != nil {
-		req.w.TsigTimersOnly(true)
-	}
 	return nil
 }
 
 // write writes one message and returns its size. An unsigned message is
-// packed into a buffer reused across the transfer; a signed one goes
-// through WriteMsg, which signs it (and its size is estimated).
+// packed into a buffer reused across the transfer. A signed one is signed
+// here with the keys the request was verified with, rather than by the
+// server's writer, whose provider holds the current keys: a transfer
+// under way is not cut short by SetKeys. Each MAC covers the previous one,
+// the first the request's, and after the first message only the timers
+// (RFC 8945 §5.3.1), as miekg's writer does.
 func (req *request) write(m *dns.Msg) (int, error) {
 	if req.tsig != nil {
-		err := req.w.WriteMsg(m)
-		return m.Len(), err
+		b, mac, err := dns.TsigGenerateWithProvider(m, req.keys, req.mac, req.msgs > 0)
+		if err != nil {
+			return 0, err
+		}
+		req.mac = mac
+		_, err = req.w.Write(b)
+		return len(b), err
 	}
 	b, err := m.PackBuffer(req.buf)
 	if err != nil {
@@ -311,9 +330,17 @@ func (req *request) write(m *dns.Msg) (int, error) {
 // both answered NOTAUTH with an unsigned TSIG carrying the error; a time
 // outside the fudge is BADTIME, answered signed with our time in Other
 // Data so that the client can tell the clocks apart (§5.2.3).
-func (p *Primary) checkTSIG(req *request, t *dns.TSIG) (int, bool) {
+//
+// A nil TsigStatus is trusted only for a key that kr, the keys the answer
+// will be signed with, holds: a writer that verified nothing (no provider)
+// also says nil, and a key removed by SetKeys between the server's check
+// and this one must not count as verified.
+func (p *Primary) checkTSIG(req *request, t *dns.TSIG, kr keyring) (int, bool) {
 	err := req.w.TsigStatus()
-	if err == nil && len(p.keys) > 0 {
+	if err == nil && !kr.knows(t) {
+		err = dns.ErrSecret
+	}
+	if err == nil {
 		return 0, true
 	}
 	var tsigErr uint16
@@ -322,7 +349,7 @@ func (p *Primary) checkTSIG(req *request, t *dns.TSIG) (int, bool) {
 		tsigErr = dns.RcodeBadTime
 	case errors.Is(err, dns.ErrSig):
 		tsigErr = dns.RcodeBadSig
-	default: // ErrSecret, ErrKeyAlg, or no keys configured at all
+	default: // ErrSecret (no such key, or another algorithm), ErrKeyAlg
 		tsigErr = dns.RcodeBadKey
 	}
 	m := new(dns.Msg)
@@ -339,8 +366,7 @@ func (p *Primary) checkTSIG(req *request, t *dns.TSIG) (int, bool) {
 	}
 	m.Extra = append(m.Extra, rr)
 	// miekg's writer signs BADTIME with the key and leaves BADKEY and
-	// BADSIG unsigned (RFC 8945 §5.3.2); without keys it has no provider
-	// and packs the TSIG RR as it is, unsigned.
+	// BADSIG unsigned (RFC 8945 §5.3.2).
 	req.w.WriteMsg(m) //nolint:errcheck // nothing more to do for this client
 	return int(tsigErr), false
 }

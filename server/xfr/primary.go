@@ -6,7 +6,8 @@
 //
 // The server routes AXFR and IXFR queries to a Primary through the
 // server.Transfers interface; the daemon tells the Primary about each
-// (re)loaded version of a zone with Update.
+// (re)loaded version of a zone with Update, and a reload's new keys and
+// zone settings with SetKeys and SetZoneConfig (reconfig.go).
 //
 // Metrics, registered on the injected Registerer:
 //
@@ -89,6 +90,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock, for the lag in seconds. Default time.Now.
 	Now func() time.Time
+	// Served reports whether the server is authoritative for a zone. A
+	// transfer of a zone it serves but that was never added (AddZone) is
+	// REFUSED, as a zone whose ACL lets nobody in; one of a zone not
+	// served is NOTAUTH (RFC 5936 §2.2.1). Default nil: NOTAUTH for every
+	// zone not added.
+	Served func(origin string) bool
 }
 
 // ZoneConfig is what a Primary knows of one zone besides its data.
@@ -117,13 +124,15 @@ type Target struct {
 // secondaries. Its methods are safe for concurrent use.
 type Primary struct {
 	opts    Options
-	keys    keyring
+	keys    liveKeys // the TSIG provider; SetKeys swaps its keyring
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
 
 	// zones maps lower-case origins to zones. Transfers read it without a
-	// lock; AddZone replaces the map (copy on write) under addMu.
+	// lock; AddZone replaces the map (copy on write) under addMu. addMu
+	// also serialises SetKeys and SetZoneConfig, so that checking a zone's
+	// key names against the keyring and storing its config are one step.
 	zones atomic.Pointer[map[string]*zoneState]
 	addMu sync.Mutex
 
@@ -137,13 +146,15 @@ type Primary struct {
 	wg     sync.WaitGroup
 }
 
-// zoneState is one primary zone. Transfers read cur and the journal
+// zoneState is one primary zone. Transfers read cur, cfg and the journal
 // without locks; Update serialises on update, which it holds while it
 // diffs and journals (seconds on a large zone), and takes mu only briefly,
 // so that neither transfers nor a metrics scrape wait for a reload.
+// SetZoneConfig swaps cfg: a request reads it once, so a transfer under
+// way finishes under the config it started with.
 type zoneState struct {
 	origin  string
-	cfg     ZoneConfig
+	cfg     atomic.Pointer[ZoneConfig] // never nil; replaced, never modified
 	cur     atomic.Pointer[zone.Zone]
 	journal *journal.Journal // nil without DataDir
 	update  sync.Mutex
@@ -193,8 +204,9 @@ func NewPrimary(opts Options) (*Primary, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Primary{opts: opts, keys: kr, log: opts.Logger, now: opts.Now,
+	p := &Primary{opts: opts, log: opts.Logger, now: opts.Now,
 		lag: make(map[secondaryKey]*secondaryState)}
+	p.keys.store(kr)
 	p.zones.Store(&map[string]*zoneState{})
 	if p.metrics, err = newMetrics(opts.Registerer, p); err != nil {
 		return nil, fmt.Errorf("xfr: register metrics: %w", err)
@@ -204,20 +216,16 @@ func NewPrimary(opts Options) (*Primary, error) {
 }
 
 // AddZone declares a primary zone before its first Update, and opens its
-// journal. Keys named in cfg must be among Options.Keys.
+// journal. Keys named in cfg must be among the current keys (Options.Keys,
+// or those of the last SetKeys).
 func (p *Primary) AddZone(origin string, cfg ZoneConfig) error {
 	origin = dns.CanonicalName(origin)
-	for _, k := range cfg.ACL.Keys {
-		if _, ok := p.keys[dns.CanonicalName(k)]; !ok {
-			return fmt.Errorf("xfr: zone %s: ACL names unknown key %q", origin, k)
-		}
+	cfg = cfg.clone()
+	if err := p.checkConfig(origin, &cfg); err != nil {
+		return err // early, before a journal is opened for nothing
 	}
-	for _, t := range cfg.Notify {
-		if _, ok := p.keys[dns.CanonicalName(t.Key)]; t.Key != "" && !ok {
-			return fmt.Errorf("xfr: zone %s: notify %s names unknown key %q", origin, t.Addr, t.Key)
-		}
-	}
-	zs := &zoneState{origin: origin, cfg: cfg}
+	zs := &zoneState{origin: origin}
+	zs.cfg.Store(&cfg)
 	if p.opts.DataDir != "" {
 		j, err := journal.Open(filepath.Join(p.opts.DataDir, journal.FileName(origin)), p.opts.Journal)
 		if err != nil {
@@ -231,11 +239,15 @@ func (p *Primary) AddZone(origin string, cfg ZoneConfig) error {
 	p.addMu.Lock()
 	defer p.addMu.Unlock()
 	old := *p.zones.Load()
-	if _, dup := old[origin]; dup {
+	err := p.checkConfig(origin, &cfg) // again: SetKeys may have run meanwhile
+	if _, dup := old[origin]; dup && err == nil {
+		err = fmt.Errorf("xfr: zone %s added twice", origin)
+	}
+	if err != nil {
 		if zs.journal != nil {
 			zs.journal.Close()
 		}
-		return fmt.Errorf("xfr: zone %s added twice", origin)
+		return err
 	}
 	m := make(map[string]*zoneState, len(old)+1)
 	maps.Copy(m, old)
@@ -388,13 +400,18 @@ func (p *Primary) ObserveSOA(client netip.Addr, origin string) {
 }
 
 func (zs *zoneState) isSecondary(client netip.Addr) bool {
-	for _, t := range zs.cfg.Notify {
+	cfg := zs.config()
+	for _, t := range cfg.Notify {
 		if t.Addr.Addr().Unmap() == client {
 			return true
 		}
 	}
-	return zs.cfg.ACL.allows(client, "")
+	return cfg.ACL.allows(client, "")
 }
+
+// config returns the zone's current config, which the caller must not
+// modify.
+func (zs *zoneState) config() *ZoneConfig { return zs.cfg.Load() }
 
 // observe records the serial a secondary holds, known or not.
 func (p *Primary) observe(client netip.Addr, origin string, s uint32, known bool) {
