@@ -35,9 +35,11 @@ while the other zones serve. /healthz answers 200 once every zone is loaded.
 Signals:
   SIGHUP           re-read the config file (flags still win) and every zone
                    file; a zone that fails keeps its previous version, a zone
-                   no longer configured stops being served. Changes to
-                   listen, metrics, udp-size, tcp.* and log.format need a
-                   restart and are logged as ignored; log.level applies.
+                   no longer configured stops being served. log.level,
+                   tsig-keys and the zones' transfer settings apply;
+                   changes to listen, metrics, udp-size, tcp.*, log.format,
+                   data-dir and secondary.* need a restart and are logged
+                   as ignored.
   SIGTERM, SIGINT  stop accepting queries, finish those in flight, exit 0.
 
 Example:

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,13 +32,17 @@ import (
 // and the secondary zones (published by the Manager's goroutines at any
 // time). zones merges them under a mutex and swaps the server's set.
 type replication struct {
-	primary *xfr.Primary       // nil when no zone is transferred or notified and no key is known
+	primary *xfr.Primary       // always there, so that a reload can add keys and feed zones
+	keys    []xfr.Key          // the keys primary and sec run with, secrets read
 	sec     *secondary.Manager // nil without secondary zones
 	fedMu   sync.Mutex         // fed: written on reload, read by the Manager's goroutines
 	fed     map[string]bool    // lower-case origins added to primary
 	zones   *zoneMerger
 	log     *slog.Logger
 	dialer  exchange.Dialer // opens NOTIFY, SOA query and transfer sockets; nil: the system's
+
+	// srv is the server, for primary's Served; set before it starts.
+	srv atomic.Pointer[server.Server]
 }
 
 func (r *replication) isFed(origin string) bool {
@@ -106,26 +110,17 @@ func (m *zoneMerger) swap() {
 	m.srv.SetZones(zone.NewSet(all...))
 }
 
-// wantsPrimary reports whether cfg needs an xfr.Primary: some zone is
-// transferred or notified, or TSIG keys are defined (the Primary's key
-// store also verifies signed NOTIFYs and SOA queries).
-func wantsPrimary(cfg *config.Config) bool {
-	if len(cfg.TSIGKeys) > 0 {
-		return true
-	}
-	for _, z := range cfg.Zones {
-		if feeds(z) {
-			return true
-		}
-	}
-	return false
-}
-
 // feeds reports whether z is served to secondaries.
 func feeds(z config.Zone) bool { return len(z.AllowTransfer) > 0 || len(z.Notify) > 0 || z.NotifyNS }
 
 // newReplication builds the Primary (not yet the Manager: see
 // startSecondaries) and returns the server options it fills.
+//
+// The Primary is built even when no zone is fed and no key is known, so
+// that a reload can add both. It then costs nothing per query but a map
+// lookup on SOA queries; a transfer of a zone it does not feed is
+// REFUSED, as the server refuses it without a Primary, and its key store
+// answers a signed request BADKEY, as the server does without one.
 func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, dialer exchange.Dialer) (*replication, error) {
 	r := &replication{log: log, fed: map[string]bool{}, dialer: dialer}
 	if cfg.DataDir != "" {
@@ -133,15 +128,13 @@ func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 			return nil, fmt.Errorf("data-dir: %w", err)
 		}
 	}
-	if !wantsPrimary(cfg) {
-		return r, nil
-	}
 	keys, err := cfg.Keys()
 	if err != nil {
 		return nil, err
 	}
 	p, err := xfr.NewPrimary(xfr.Options{Keys: keys, DataDir: cfg.DataDir,
-		NotifySource: sourceOr(cfg.NotifySource, cfg.Listen), Dialer: dialer, Logger: log, Registerer: reg})
+		NotifySource: sourceOr(cfg.NotifySource, cfg.Listen), Dialer: dialer, Logger: log, Registerer: reg,
+		Served: r.serves})
 	if err != nil {
 		return nil, err
 	}
@@ -159,15 +152,20 @@ func newReplication(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 		}
 		r.setFed(z.Origin)
 	}
-	r.primary = p
+	r.primary, r.keys = p, keys
 	return r, nil
+}
+
+// serves reports whether the server answers for origin: the Primary
+// refuses a transfer of such a zone when it does not feed it.
+func (r *replication) serves(origin string) bool {
+	srv := r.srv.Load()
+	return srv != nil && srv.Zones().Get(origin) != nil
 }
 
 // serverOptions adds the transfer and NOTIFY hooks to o.
 func (r *replication) serverOptions(o server.Options, cfg *config.Config) server.Options {
-	if r.primary != nil {
-		o.Transfers = r.primary
-	}
+	o.Transfers = r.primary
 	if keepsSecondaries(cfg) {
 		// The Manager starts after the server is built; NOTIFYs arrive only
 		// once the server has started, after it.
@@ -195,13 +193,14 @@ func hasSecondaries(cfg *config.Config) bool {
 // startSecondaries starts the Manager for the secondary zones of cfg,
 // which publishes their disk copies at once into the served set.
 func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, srv *server.Server, reg prometheus.Registerer) error {
+	r.srv.Store(srv)
 	r.zones = &zoneMerger{srv: srv, secondaries: map[string]*zone.Zone{}}
 	var zones []secondary.Zone
 	for _, z := range cfg.Zones {
 		if !z.IsSecondary() {
 			continue
 		}
-		sz, err := secondaryZone(cfg, z)
+		sz, err := secondaryZone(r.keys, z)
 		if err != nil {
 			return err
 		}
@@ -236,8 +235,8 @@ func (r *replication) startSecondaries(ctx context.Context, cfg *config.Config, 
 
 // addSecondary starts keeping a secondary zone added by a reload. Until a
 // version is read from disk or transferred, it is answered SERVFAIL.
-func (r *replication) addSecondary(cfg *config.Config, z config.Zone) {
-	sz, err := secondaryZone(cfg, z)
+func (r *replication) addSecondary(keys []xfr.Key, z config.Zone) {
+	sz, err := secondaryZone(keys, z)
 	if err == nil {
 		r.zones.setSecondary(zone.Failed(z.Origin, errors.New("not transferred yet")))
 		err = r.sec.AddZone(sz)
@@ -282,9 +281,6 @@ func (r *replication) expire(origin string, err error) {
 // zone it feeds.
 func (r *replication) setPrimaries(set *zone.Set) {
 	r.zones.setPrimaries(set)
-	if r.primary == nil {
-		return
-	}
 	for _, z := range set.Zones() {
 		if r.isFed(z.Origin()) && z.Err() == nil {
 			if err := r.primary.Update(z); err != nil {
@@ -302,10 +298,8 @@ func (r *replication) close() {
 			r.log.Warn("secondary zones: close", "err", err)
 		}
 	}
-	if r.primary != nil {
-		if err := r.primary.Close(); err != nil {
-			r.log.Warn("primary zones: close", "err", err)
-		}
+	if err := r.primary.Close(); err != nil {
+		r.log.Warn("primary zones: close", "err", err)
 	}
 }
 
@@ -329,12 +323,9 @@ func zoneConfig(z config.Zone) (xfr.ZoneConfig, error) {
 	return zc, nil
 }
 
-// secondaryZone maps a secondary zone to the Manager's form.
-func secondaryZone(cfg *config.Config, z config.Zone) (secondary.Zone, error) {
-	keys, err := cfg.Keys()
-	if err != nil {
-		return secondary.Zone{}, err
-	}
+// secondaryZone maps a secondary zone to the Manager's form, with its
+// primaries' keys taken from keys.
+func secondaryZone(keys []xfr.Key, z config.Zone) (secondary.Zone, error) {
 	sz := secondary.Zone{Origin: z.Origin}
 	for _, s := range z.Primaries {
 		p, err := config.ParsePeer(s)
@@ -378,109 +369,4 @@ func sourceAddr(listen []string) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr()
-}
-
-// replicationChanged applies the replication settings a reload can
-// change — secondary zones added, removed or given other primaries, zones
-// newly fed downstream — and warns about those it cannot, keeping their
-// running values in next: keys, the data directory, timers, and the
-// transfer settings of zones the Primary already has.
-func (d *authDaemon) replicationChanged(next *config.Config) {
-	cur := d.cfg
-	if !reflect.DeepEqual(cur.TSIGKeys, next.TSIGKeys) {
-		needsRestart(d.log, "tsig-keys", len(cur.TSIGKeys), len(next.TSIGKeys))
-	}
-	if cur.DataDir != next.DataDir {
-		needsRestart(d.log, "data-dir", cur.DataDir, next.DataDir)
-	}
-	if cur.Secondary != next.Secondary {
-		needsRestart(d.log, "secondary", cur.Secondary, next.Secondary)
-	}
-	next.TSIGKeys, next.DataDir, next.Secondary = cur.TSIGKeys, cur.DataDir, cur.Secondary
-	running, wanted := secondaryZones(cur), secondaryZones(next)
-	if !reflect.DeepEqual(running, wanted) && d.repl.sec == nil {
-		// No Manager: started without a data directory, which a reload
-		// cannot add. Keep the zones as they run, and load no file for an
-		// origin kept as secondary.
-		needsRestart(d.log, "zones (secondary)", running, wanted)
-		var zones []config.Zone
-		for _, z := range next.Zones {
-			if _, ok := running[strings.ToLower(z.Origin)]; !ok && !z.IsSecondary() {
-				zones = append(zones, z)
-			}
-		}
-		for _, z := range cur.Zones {
-			if z.IsSecondary() {
-				zones = append(zones, z)
-			}
-		}
-		next.Zones = zones
-		wanted = running
-	}
-	// Secondary zones dropped, or given other primaries, stop first: a
-	// zone that becomes a primary is then loaded from its file below.
-	for origin, primaries := range running {
-		if w, ok := wanted[origin]; !ok || !reflect.DeepEqual(w, primaries) {
-			d.repl.removeSecondary(origin)
-		}
-	}
-	added := map[string]bool{}
-	for origin, primaries := range wanted {
-		if r, ok := running[origin]; !ok || !reflect.DeepEqual(r, primaries) {
-			added[origin] = true
-		}
-	}
-	for _, z := range next.Zones {
-		if !feeds(z) || d.repl.isFed(z.Origin) {
-			continue
-		}
-		if d.repl.primary == nil {
-			needsRestart(d.log, "zones.allow-transfer/notify", "none", z.Origin)
-			continue
-		}
-		zc, err := zoneConfig(z)
-		if err == nil {
-			err = d.repl.primary.AddZone(z.Origin, zc)
-		}
-		if err != nil {
-			d.log.Error("reload: zone not fed to secondaries", "zone", z.Origin, "err", err)
-			continue
-		}
-		d.repl.setFed(z.Origin)
-	}
-	// New secondary zones start after they were added to the Primary
-	// above, so that their first version already feeds downstream.
-	for _, z := range next.Zones {
-		if z.IsSecondary() && added[strings.ToLower(z.Origin)] {
-			d.repl.addSecondary(next, z)
-		}
-	}
-	for _, z := range cur.Zones {
-		if i := slicesIndexZone(next.Zones, z.Origin); i >= 0 && feeds(z) &&
-			(!reflect.DeepEqual(z.AllowTransfer, next.Zones[i].AllowTransfer) || !reflect.DeepEqual(z.Notify, next.Zones[i].Notify)) {
-			needsRestart(d.log, "zones[].allow-transfer/notify of "+z.Origin,
-				[][]string{z.AllowTransfer, z.Notify}, [][]string{next.Zones[i].AllowTransfer, next.Zones[i].Notify})
-			next.Zones[i].AllowTransfer, next.Zones[i].Notify = z.AllowTransfer, z.Notify
-		}
-	}
-}
-
-// secondaryZones lists the secondary zones of c as origin → primaries.
-func secondaryZones(c *config.Config) map[string][]string {
-	out := map[string][]string{}
-	for _, z := range c.Zones {
-		if z.IsSecondary() {
-			out[strings.ToLower(z.Origin)] = z.Primaries
-		}
-	}
-	return out
-}
-
-func slicesIndexZone(zones []config.Zone, origin string) int {
-	for i, z := range zones {
-		if strings.EqualFold(z.Origin, origin) {
-			return i
-		}
-	}
-	return -1
 }
