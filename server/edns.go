@@ -17,6 +17,7 @@ type edns struct {
 	state ednsState
 	size  uint16 // the client's UDP payload size, at least 512
 	do    bool   // DNSSEC OK (RFC 3225)
+	nsid  bool   // the NSID option was sent (RFC 5001)
 }
 
 // doBit is the DO flag in the OPT TTL field (RFC 3225 §3).
@@ -24,8 +25,8 @@ const doBit = 1 << 15
 
 // parseEDNS reads the OPT record of a request. RFC 6891 §6.1.1 allows one
 // OPT, owned by the root, in the additional section only: anything else is
-// a format error. Options are ignored: none is supported yet, and §6.1.2
-// says unknown ones are ignored.
+// a format error. Of the options only NSID is looked at; §6.1.2 says
+// unknown ones are ignored.
 func parseEDNS(r *dns.Msg) edns {
 	if hasOPT(r.Answer) || hasOPT(r.Ns) {
 		return edns{state: ednsBad, size: minUDPSize}
@@ -48,6 +49,11 @@ func parseEDNS(r *dns.Msg) edns {
 	if opt.Version() != 0 {
 		e.state = ednsBadVer
 	}
+	for _, o := range opt.Option {
+		if o.Option() == dns.EDNS0NSID {
+			e.nsid = true
+		}
+	}
 	return e
 }
 
@@ -67,18 +73,26 @@ func (e edns) udpLimit(ours uint16) int {
 }
 
 // setOPT fills x.opt as the response's OPT record: the server's payload
-// size, version 0, the DO bit echoed (RFC 3225 §3) and the extended error,
-// if any (RFC 8914 §3: only to a client that sent EDNS). The extended rcode
-// bits are filled in by dns.Msg.Pack from the message's Rcode.
-func (x *exchange) setOPT(ours uint16) {
+// size in the class, version 0, the DO bit echoed (RFC 3225 §3), the
+// extended error, if any (RFC 8914 §3: only to a client that sent EDNS),
+// and the server's NSID to a client that asked for it (RFC 5001 §2.1), if
+// it has one. The extended rcode bits are filled in by dns.Msg.Pack from
+// the message's Rcode.
+func (x *exchange) setOPT(ours uint16, nsid []dns.EDNS0) {
 	opt := &x.opt
 	opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ours}
 	if x.edns.do {
 		opt.Hdr.Ttl = doBit
 	}
-	opt.Option = nil
+	opts := x.options[:0]
 	if x.ede != nil {
-		x.options[0] = x.ede
-		opt.Option = x.options[:1]
+		opts = append(opts, x.ede)
+	}
+	if x.edns.nsid && nsid != nil {
+		opts = append(opts, nsid[0])
+	}
+	opt.Option = nil
+	if len(opts) > 0 {
+		opt.Option = opts
 	}
 }

@@ -23,7 +23,11 @@ func (h *Handler) fit(x *exchange) ([]byte, bool) {
 	}
 	if x.edns.state == ednsOK || x.edns.state == ednsBadVer {
 		// RFC 6891 §7: a request with OPT gets a response with OPT.
-		x.setOPT(h.udpSize)
+		nsid := h.ident.Load().nsid
+		if nsid != nil && !x.nsidFits(nsid[0].(*dns.EDNS0_NSID), limit) {
+			nsid = nil
+		}
+		x.setOPT(h.udpSize, nsid)
 		x.withOPT = true
 	}
 	x.setExtra(x.additional)
@@ -39,6 +43,22 @@ func (h *Handler) fit(x *exchange) ([]byte, bool) {
 		return h.failed(x, err), false
 	}
 	return out, true
+}
+
+// nsidFits reports whether the NSID fits in limit bytes beside the header,
+// the question and the rest of the OPT record. A long identity can fill a
+// small UDP limit by itself; it is then left out, rather than send more
+// than the client can take or truncate the answer for an option it merely
+// asked for.
+func (x *exchange) nsidFits(nsid *dns.EDNS0_NSID, limit int) bool {
+	// The name as written is at least as long as on the wire but for the
+	// root label (escapes only lengthen it); then type and class, the OPT
+	// record's fixed fields and the option header.
+	n := headerSize + len(x.q[0].Name) + 1 + 4 + 11 + 4 + len(nsid.Nsid)/2
+	if x.ede != nil {
+		n += 4 + 2 + len(x.ede.ExtraText)
+	}
+	return n <= limit
 }
 
 // failed answers SERVFAIL when the response could not be packed, which

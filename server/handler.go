@@ -30,6 +30,7 @@ type Handler struct {
 	metrics *metrics
 	log     *slog.Logger
 	pool    sync.Pool // of *exchange
+	ident   atomic.Pointer[identity]
 
 	// Resolver mode (Options.Resolver); rec is nil on an authority.
 	rec            Recursor
@@ -51,6 +52,7 @@ func newHandler(opts Options, m *metrics) *Handler {
 		rec: opts.Resolver, xfr: opts.Transfers, notify: opts.Notify, resolveTimeout: opts.ResolveTimeout,
 		prohibited: dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeProhibited}}
 	h.pool.New = func() any { return &exchange{buf: make([]byte, 2048)} }
+	h.setIdentity(Identity{})
 	h.setAllow(opts.Allow)
 	h.maxRecursive.Store(int64(max(opts.MaxRecursive, 0)))
 	if h.rec != nil {
@@ -91,7 +93,7 @@ type exchange struct {
 	// Resolver mode.
 	client  netip.Addr     // the client's address
 	ede     *dns.EDNS0_EDE // an extended error for the OPT record, or nil
-	options [1]dns.EDNS0   // the OPT record's options, EDE only
+	options [2]dns.EDNS0   // the OPT record's options: EDE, NSID
 }
 
 // reset prepares x for a new query.
@@ -113,7 +115,8 @@ func (x *exchange) release() {
 	x.extra, x.additional = x.extra[:0], nil
 	x.msg = dns.Msg{}
 	x.q[0] = dns.Question{}
-	x.ede, x.options[0], x.opt.Option = nil, nil, nil
+	x.ede, x.opt.Option = nil, nil
+	clear(x.options[:])
 }
 
 // ServeDNS answers r on w. It writes at most one message: a response to a
@@ -204,6 +207,8 @@ func (h *Handler) respond(x *exchange, r *dns.Msg) action {
 	case x.edns.state == ednsBadVer:
 		m.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3, with an OPT of version 0
 		return actWrite
+	case q.Qclass == dns.ClassCHAOS:
+		return h.chaos(x)
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		m.Rcode = dns.RcodeRefused // we serve class IN only
 		return actWrite

@@ -48,7 +48,8 @@ func (q *quickQuery) intern() string {
 // '-', '_' and '*' (names miekg would print with escapes take the slow
 // path), no answer or authority records, at most one additional record,
 // an OPT owned by the root with well-formed options, and nothing after it.
-// EDNS options are checked but not kept: the handler uses none of them.
+// EDNS options are checked but not kept, but for the NSID request, which
+// the handler answers (RFC 5001): it is marked by nsidAsked.
 func (q *quickQuery) parse(b []byte) bool {
 	if len(b) < headerSize {
 		return false
@@ -103,6 +104,9 @@ func (q *quickQuery) parse(b []byte) bool {
 			return false
 		}
 		q.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: class, Ttl: ttl, Rdlength: uint16(rdlen)}}
+		if hasNSID(b[off : off+rdlen]) {
+			q.opt.Option = nsidAsked
+		}
 		q.extra[0] = &q.opt
 		m.Extra = q.extra[:1]
 		off += rdlen
@@ -134,6 +138,23 @@ func (q *quickQuery) parse(b []byte) bool {
 // presentation of a name, so that copying the label gives the same string.
 func plainLabelByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '*'
+}
+
+// nsidAsked stands in the OPT record of a quick-parsed query for the NSID
+// option it carried: an empty NSID is all a query may send (RFC 5001
+// §2.1), and the handler only asks whether there is one.
+var nsidAsked = []dns.EDNS0{&dns.EDNS0_NSID{Code: dns.EDNS0NSID}}
+
+// hasNSID reports whether well-formed options (wellFormedOptions) hold an
+// NSID.
+func hasNSID(rdata []byte) bool {
+	for len(rdata) >= 4 {
+		if binary.BigEndian.Uint16(rdata) == dns.EDNS0NSID {
+			return true
+		}
+		rdata = rdata[4+int(binary.BigEndian.Uint16(rdata[2:])):]
+	}
+	return false
 }
 
 // wellFormedOptions checks that EDNS options (code, length, data) fill rdata
