@@ -144,6 +144,7 @@ func runAuth(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 		return fmt.Errorf("auth: %w", err)
 	}
 	d.srv = srv
+	srv.SetIdentity(serverIdentity(cfg))
 	if err := repl.startSecondaries(ctx, cfg, srv, reg); err != nil {
 		repl.close()
 		closeSockets(opts)

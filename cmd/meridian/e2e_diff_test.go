@@ -29,8 +29,15 @@ import (
 // authority section of positive answers.
 func e2eStartMeridian(t *testing.T, bin string, zones []peer.Zone, minimal bool) *peer.Server {
 	t.Helper()
+	return e2eStartMeridianConfig(t, bin, zones, fmt.Sprintf("minimal-responses: %v\n", minimal))
+}
+
+// e2eStartMeridianConfig is e2eStartMeridian with the config file's text
+// given; the flags set listen, metrics and the zones.
+func e2eStartMeridianConfig(t *testing.T, bin string, zones []peer.Zone, text string) *peer.Server {
+	t.Helper()
 	conf := filepath.Join(t.TempDir(), "meridian.yaml")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, "minimal-responses: %v\n", minimal), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := func(_, host string, port int, o peer.Options) ([]string, error) {

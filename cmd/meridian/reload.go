@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/meridian-dns/meridian/cmd/meridian/config"
+	"github.com/meridian-dns/meridian/server"
 	"github.com/meridian-dns/meridian/zone"
 )
 
@@ -96,7 +97,7 @@ func (d *authDaemon) reload() {
 // warns about each setting that needs a restart, which keeps its running
 // value.
 func (d *authDaemon) applyConfig(next *config.Config) {
-	applyCommon(d.log, d.env.Level, d.cfg, next)
+	applyCommon(d.log, d.env.Level, d.srv, d.cfg, next)
 	d.replicationChanged(next)
 	cur := d.cfg
 	if cur.MinimalResponses != next.MinimalResponses {
@@ -105,13 +106,14 @@ func (d *authDaemon) applyConfig(next *config.Config) {
 	}
 }
 
-// applyCommon applies log.level from next and warns about each other
-// common setting that needs a restart, putting its running value back in
-// next, so that the next reload compares against what actually runs and
-// warns again. Listeners are not rebound on reload: closing one would drop
-// the queries in flight on it, and a new one may need privileges the
-// process has given up.
-func applyCommon(log *slog.Logger, level *slog.LevelVar, cur, next *config.Config) {
+// applyCommon applies log.level, identity and version from next to the
+// running daemon and its server srv, and warns about each other common
+// setting that needs a restart, putting its running value back in next,
+// so that the next reload compares against what actually runs and warns
+// again. Listeners are not rebound on reload: closing one would drop the
+// queries in flight on it, and a new one may need privileges the process
+// has given up.
+func applyCommon(log *slog.Logger, level *slog.LevelVar, srv *server.Server, cur, next *config.Config) {
 	if level != nil {
 		if lv, err := config.ParseLevel(next.Log.Level); err == nil && lv != level.Level() {
 			// Logged at the higher of the two levels, so that the record is
@@ -120,6 +122,10 @@ func applyCommon(log *slog.Logger, level *slog.LevelVar, cur, next *config.Confi
 			level.Set(lv)
 			log.Log(context.Background(), at, "log level changed", "level", next.Log.Level)
 		}
+	}
+	if id := serverIdentity(next); id != serverIdentity(cur) {
+		srv.SetIdentity(id)
+		log.Info("identity changed", "identity", next.Identity, "version", next.Version)
 	}
 	if !slices.Equal(cur.Listen, next.Listen) {
 		needsRestart(log, "listen", cur.Listen, next.Listen)
@@ -138,6 +144,11 @@ func applyCommon(log *slog.Logger, level *slog.LevelVar, cur, next *config.Confi
 	}
 	next.Listen, next.Metrics, next.UDPSize, next.TCP, next.Log.Format =
 		cur.Listen, cur.Metrics, cur.UDPSize, cur.TCP, cur.Log.Format
+}
+
+// serverIdentity is what cfg has the server tell about itself.
+func serverIdentity(cfg *config.Config) server.Identity {
+	return server.Identity{ID: cfg.Identity, Version: cfg.Version}
 }
 
 // needsRestart warns that a reload keeps a setting's running value.

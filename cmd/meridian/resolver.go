@@ -113,6 +113,7 @@ func runResolver(ctx context.Context, cfg *config.Config, env daemonEnv) error {
 		closeSockets(opts)
 		return fmt.Errorf("resolver: %w", err)
 	}
+	d.srv.SetIdentity(serverIdentity(cfg))
 	if d.http, err = startHTTP(cfg.Metrics, d.srv.HTTPHandler(), d.log); err != nil {
 		closeSockets(opts)
 		return fmt.Errorf("resolver: %w", err)

@@ -30,7 +30,7 @@ func (d *resolverDaemon) reload() {
 		d.log.Error("reload refused: still serving the previous configuration", "err", err)
 		return
 	}
-	applyCommon(d.log, d.env.Level, cur, next)
+	applyCommon(d.log, d.env.Level, d.srv, cur, next)
 	changed := append([]string{}, config.Changed("resolver", cur.Resolver, next.Resolver)...) // [] rather than null in the log
 	if slices.Contains(changed, "resolver.allow") {
 		d.srv.SetAllow(next.Resolver.AllowPrefixes())

@@ -185,6 +185,10 @@ func (b *bed) printServers(w io.Writer) {
 		s, _ := b.top.Resolver(r.Name)
 		fmt.Fprintf(w, "  dig @%s -p %d %s    # %s\n", s.Addr.Addr(), s.Addr.Port(), example, r.Name)
 	}
+	if len(b.top.Regions) > 0 {
+		s, _ := b.top.Resolver(b.top.Regions[0].Name)
+		fmt.Fprintf(w, "  dig CH TXT id.server @%s -p %d    # which server answered: each names itself (or +nsid on any query)\n", s.Addr.Addr(), s.Addr.Port())
+	}
 	fmt.Fprintln(w, "\nMetrics and health of each resolver:")
 	for _, r := range b.top.Regions {
 		s, _ := b.top.Resolver(r.Name)

@@ -239,7 +239,11 @@ func (b *bed) resolverConfig(s topology.Server, hints string) string {
 	return c.String()
 }
 
+// commonConfig writes what every server's config holds: its name as its
+// identity, so that `dig CH TXT id.server` or `+nsid` tells which server
+// answered, and its metrics address.
 func (b *bed) commonConfig(c *strings.Builder, s topology.Server) {
+	fmt.Fprintf(c, "identity: %q\n", s.Name)
 	if b.metricsPort != 0 {
 		fmt.Fprintf(c, "metrics: %q\n", netip.AddrPortFrom(s.Addr.Addr(), b.metricsPort).String())
 	}

@@ -37,6 +37,10 @@ func nsdConfig(dir, host string, port int, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	ident, hide, err := nsdIdentity(o)
+	if err != nil {
+		return nil, err
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
 	ip-address: %s@%d
@@ -53,16 +57,16 @@ func nsdConfig(dir, host string, port int, o Options) ([]string, error) {
 	zonefiles-write: 0
 	server-count: %d
 	verbosity: 1
-	hide-version: yes
+	hide-version: %[7]s
 	reuseport: no
-	minimal-responses: %s
+	minimal-responses: %[6]s
 	# Response rate limiting (on by default in Debian's build) would turn
 	# a test's or a benchmark's rapid repeats into empty TC=1 slips.
 	rrl-ratelimit: 0
 	rrl-whitelist-ratelimit: 0
-remote-control:
+%[8]sremote-control:
 	control-enable: no
-`, host, port, port, dir, o.Workers, yesNo(o.Minimal))
+`, host, port, port, dir, o.Workers, yesNo(o.Minimal), hide, ident)
 	for _, z := range zones {
 		f, err := quote(z.File)
 		if err != nil {
@@ -76,6 +80,47 @@ remote-control:
 	}
 	// -d: foreground, log to stderr.
 	return []string{"-d", "-c", conf}, nil
+}
+
+// nsdIdentity returns the lines of nsd.conf's server clause that set
+// o.Identity and o.Version, the identity as the NSID too ("ascii_" says it
+// is text, not hex), and whether the version is told (hide-version).
+func nsdIdentity(o Options) (string, string, error) {
+	var b strings.Builder
+	hide := "yes"
+	for _, kv := range []struct{ key, v string }{{"identity", o.Identity}, {"nsid", o.Identity}, {"version", o.Version}} {
+		if kv.v == "" {
+			continue
+		}
+		if kv.key == "nsid" {
+			kv.v = "ascii_" + kv.v
+		}
+		if kv.key == "version" {
+			hide = "no"
+		}
+		q, err := quote(kv.v)
+		if err != nil {
+			return "", "", err
+		}
+		fmt.Fprintf(&b, "\t%s: %s\n", kv.key, q)
+	}
+	return b.String(), hide, nil
+}
+
+// knotIdentity adds o.Identity and o.Version to knot.conf's server section,
+// the identity as the NSID too (a string not starting 0x is taken as text).
+func knotIdentity(b *strings.Builder, o Options) error {
+	for _, kv := range []struct{ key, v string }{{"identity", o.Identity}, {"nsid", o.Identity}, {"version", o.Version}} {
+		if kv.v == "" {
+			continue
+		}
+		q, err := quote(kv.v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "    %s: %s\n", kv.key, q)
+	}
+	return nil
 }
 
 // knotConfig writes knot.conf. With no "user:" knotd stays the current
@@ -95,7 +140,11 @@ func knotConfig(dir, host string, port int, o Options) ([]string, error) {
     udp-workers: %[4]d
     tcp-workers: %[4]d
     background-workers: 1
-log:
+`, dir, host, port, o.Workers)
+	if err := knotIdentity(&b, o); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, `log:
   - target: stderr
     any: info
 database:
@@ -109,7 +158,7 @@ template:
     zonefile-load: whole
     journal-content: none
 zone:
-`, dir, host, port, o.Workers)
+`, dir)
 	for _, z := range zones {
 		f, err := quote(z.File)
 		if err != nil {

@@ -96,6 +96,11 @@ type Options struct {
 	// NSD's minimal-responses and BIND's minimal-responses; Knot always
 	// answers so.
 	Minimal bool
+	// Identity and Version, when set, are what the server tells about
+	// itself: the CHAOS TXT answers for id.server. (and hostname.bind.)
+	// and version.server. (and version.bind.), and Identity as the NSID
+	// (RFC 5001). NSD and Knot only; unset leaves each server's default.
+	Identity, Version string
 	// Timeout bounds the wait for every zone to answer. Default 60s, which
 	// covers loading a 1M-name zone.
 	Timeout time.Duration

@@ -48,6 +48,18 @@ type Config struct {
 	// and BIND do by default.
 	MinimalResponses bool `yaml:"minimal-responses"`
 
+	// Identity names this server to whoever asks: the CHAOS TXT questions
+	// id.server. and hostname.bind. (RFC 4892) and the NSID option (RFC
+	// 5001), so that a client can tell which of many replicas answered.
+	// Default: the host name (os.Hostname), as NSD and Unbound do; ""
+	// hides it (those questions are REFUSED, no NSID is sent).
+	Identity string `yaml:"identity"`
+
+	// Version answers the CHAOS TXT questions version.server. and
+	// version.bind. Default "" (hidden, REFUSED): the software version is
+	// told only when the operator chooses to.
+	Version string `yaml:"version"`
+
 	TCP TCP `yaml:"tcp"`
 	Log Log `yaml:"log"`
 
@@ -163,13 +175,18 @@ const (
 	DefaultMaxQueries     = server.DefaultTCPMaxQueries
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "text"
+	// MaxIdentity bounds identity and version: an answer splits them into
+	// TXT strings of 255 bytes, and the NSID goes into every response that
+	// asks for it.
+	MaxIdentity = 1024
 )
 
 // Default returns a Config holding every default.
 func Default() *Config {
 	return &Config{
-		Listen:  []string{DefaultListen},
-		UDPSize: DefaultUDPSize,
+		Listen:   []string{DefaultListen},
+		UDPSize:  DefaultUDPSize,
+		Identity: DefaultIdentity(),
 
 		MinimalResponses: true,
 		TCP: TCP{
@@ -183,6 +200,16 @@ func Default() *Config {
 		lines:     map[string]int{},
 		flags:     map[string]string{},
 	}
+}
+
+// DefaultIdentity is the default identity: the host name, or "" when the
+// system cannot tell it.
+func DefaultIdentity() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
 }
 
 // Load reads a config file over the defaults. It does not validate: apply

@@ -103,7 +103,7 @@ func TestLoadBad(t *testing.T) {
 		line int    // 0: no line expected
 		want string // substring of the message
 	}{
-		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: data-dir, listen, log, metrics, minimal-responses, notify-source, resolver, secondary, tcp, transfer-source, tsig-keys, udp-size, zones`},
+		{"unknown-top.yaml", 3, `listn: unknown key "listn"; known keys: data-dir, identity, listen, log, metrics, minimal-responses, notify-source, resolver, secondary, tcp, transfer-source, tsig-keys, udp-size, version, zones`},
 		{"unknown-nested.yaml", 3, `tcp.idle-timout: unknown key "idle-timout" in tcp`},
 		{"unknown-zone-key.yaml", 5, `zones[1].fiel: unknown key "fiel" in zones[1]`},
 		{"repeated-key.yaml", 3, `udp-size: key repeated (first at line 1)`},
@@ -192,6 +192,49 @@ func TestAllProblemsReported(t *testing.T) {
 	for _, want := range []string{"many.yaml:1: udp-size", "many.yaml:3: log.level", "many.yaml:4: log.format", "many.yaml:5: listen: no listen address"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v: missing %q", err, want)
+		}
+	}
+}
+
+// TestIdentity checks identity and version: the host name and nothing by
+// default, an explicit "" hiding the identity, and a value longer than
+// MaxIdentity refused at its line.
+func TestIdentity(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	long := strings.Repeat("x", MaxIdentity)
+	tests := []struct {
+		yaml     string
+		identity string
+		version  string
+		err      string // "": valid
+	}{
+		{"", host, "", ""},
+		{"udp-size: 1232\n", host, "", ""},
+		{"identity: \"\"\n", "", "", ""},
+		{"identity: ns1.fra.example.com\nversion: meridian 1.2\n", "ns1.fra.example.com", "meridian 1.2", ""},
+		{"version: \"\"\n", host, "", ""},
+		{"identity: " + long + "\nversion: " + long + "\n", long, long, ""},
+		{"listen: [\"127.0.0.1:53\"]\nidentity: " + long + "x\n", "", "", "id.yaml:2: identity: 1025 bytes is too long; want at most 1024"},
+		{"version: " + long + "yz\n", "", "", "id.yaml:1: version: 1026 bytes is too long; want at most 1024"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("id.yaml", []byte(tt.yaml))
+		if err == nil {
+			err = c.Validate()
+		}
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%.40q: error %v, want %q", tt.yaml, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%.40q: %v", tt.yaml, err)
+			continue
+		}
+		if c.Identity != tt.identity || c.Version != tt.version {
+			t.Errorf("%.40q: identity %.40q, version %.40q; want %.40q, %.40q", tt.yaml, c.Identity, c.Version, tt.identity, tt.version)
 		}
 	}
 }

@@ -47,6 +47,11 @@ func (c *Config) Validate() error {
 	if c.UDPSize < MinUDPSize || c.UDPSize > MaxUDPSize {
 		add(c.errAt("udp-size", nil, "%d is out of range; want %d to %d", c.UDPSize, MinUDPSize, MaxUDPSize))
 	}
+	for _, k := range []struct{ key, v string }{{"identity", c.Identity}, {"version", c.Version}} {
+		if len(k.v) > MaxIdentity {
+			add(c.errAt(k.key, nil, "%d bytes is too long; want at most %d", len(k.v), MaxIdentity))
+		}
+	}
 	if c.TCP.IdleTimeout <= 0 {
 		add(c.errAt("tcp.idle-timeout", nil, "%s: want a positive duration", c.TCP.IdleTimeout))
 	}
