@@ -60,6 +60,11 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Timeout reports whether the server did not answer in time, as
+// net.Error's Timeout does: callers that should not import this package
+// (the iterator) can tell a lost query, worth one more try, from a failure.
+func (e *Error) Timeout() bool { return e.Kind == ErrTimeout }
+
 // Unwrap returns the kind and the cause, so that errors.Is matches both.
 func (e *Error) Unwrap() []error {
 	if e.Err == nil {

@@ -151,9 +151,12 @@ type Iterator struct {
 	server map[string][]netip.Addr
 	order  []string // NS names in the order given
 	tried  map[netip.Addr]bool
-	asked  map[string]bool // NS names whose addresses were requested
-	want   []string        // the names of the NeedAddresses in progress
-	last   netip.Addr      // the server of the query in flight
+	// timeouts counts, for this zone, the queries each server did not
+	// answer in time; at triesPerServer the server counts as tried.
+	timeouts map[netip.Addr]int
+	asked    map[string]bool // NS names whose addresses were requested
+	want     []string        // the names of the NeedAddresses in progress
+	last     netip.Addr      // the server of the query in flight
 
 	// QNAME minimisation (RFC 9156 §3): how many labels of name the next
 	// query reveals, and how many minimised queries were sent.
@@ -254,6 +257,7 @@ func (it *Iterator) setZone(zone string) {
 	it.server = make(map[string][]netip.Addr)
 	it.order = it.order[:0]
 	it.tried = make(map[netip.Addr]bool)
+	it.timeouts = make(map[netip.Addr]int)
 	it.asked = make(map[string]bool)
 	it.qname1 = ""
 	it.revealed = dns.CountLabel(zone)

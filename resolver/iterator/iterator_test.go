@@ -20,7 +20,8 @@ import (
 // meridian auth, and every question it receives is logged.
 type hier struct {
 	servers map[netip.Addr]*zone.Set
-	tamper  func(server netip.Addr, m *dns.Msg) // optional: a hostile server
+	tamper  func(server netip.Addr, m *dns.Msg)       // optional: a hostile server
+	drop    func(server netip.Addr, name string) bool // optional: a lost query, a timeout
 
 	mu  sync.Mutex
 	log map[netip.Addr][]dns.Question
@@ -61,7 +62,7 @@ func (h *hier) exchange(server netip.Addr, name string, qtype uint16) (*dns.Msg,
 	h.log[server] = append(h.log[server], dns.Question{Name: name, Qtype: qtype, Qclass: dns.ClassINET})
 	h.mu.Unlock()
 	set, ok := h.servers[server]
-	if !ok {
+	if !ok || h.drop != nil && h.drop(server, name) {
 		return nil, errTimeout
 	}
 	var res zone.Result
@@ -93,6 +94,7 @@ func (h *hier) exchange(server netip.Addr, name string, qtype uint16) (*dns.Msg,
 type timeoutError struct{}
 
 func (timeoutError) Error() string { return "timeout" }
+func (timeoutError) Timeout() bool { return true }
 
 var errTimeout error = timeoutError{}
 
@@ -342,6 +344,58 @@ func TestFailuresEndInServfail(t *testing.T) {
 	if o.rcode != dns.RcodeServerFailure || cfg.Budget.Used() > 3 {
 		t.Errorf("budget of 2: rcode %d, used %d", o.rcode, cfg.Budget.Used())
 	}
+}
+
+// TestTimeoutRetried: a server that does not answer in time is asked again
+// once before it counts as tried, so that one lost datagram to a zone's
+// only server does not fail the question; a server that never answers is
+// given up after triesPerServer queries.
+func TestTimeoutRetried(t *testing.T) {
+	t.Parallel()
+	only := netip.MustParseAddr("127.53.4.1") // other.net.'s only server
+	asked := func(h *hier, name string) int {
+		n := 0
+		for _, q := range h.questions(only.String()) {
+			if q == name+" A" {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("one lost", func(t *testing.T) {
+		t.Parallel()
+		h := loadHier(t)
+		var mu sync.Mutex
+		lost := false
+		h.drop = func(server netip.Addr, name string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if server == only && name == "www.other.net." && !lost {
+				lost = true
+				return true
+			}
+			return false
+		}
+		o := newDriver(t, h).resolve("www.other.net.", dns.TypeA)
+		if o.rcode != dns.RcodeSuccess || len(o.answer) != 1 {
+			t.Fatalf("rcode %s, %d answers, %q; want the answer after one retry", dns.RcodeToString[o.rcode], len(o.answer), o.text)
+		}
+		if n := asked(h, "www.other.net."); n != 2 {
+			t.Errorf("the server was asked %d times, want 2", n)
+		}
+	})
+	t.Run("never answers", func(t *testing.T) {
+		t.Parallel()
+		h := loadHier(t)
+		h.drop = func(server netip.Addr, name string) bool { return server == only && name == "www.other.net." }
+		o := newDriver(t, h).resolve("www.other.net.", dns.TypeA)
+		if o.rcode != dns.RcodeServerFailure || o.text != "no reachable authority for other.net." {
+			t.Fatalf("rcode %s %q, want SERVFAIL", dns.RcodeToString[o.rcode], o.text)
+		}
+		if n := asked(h, "www.other.net."); n != triesPerServer {
+			t.Errorf("the server was asked %d times, want %d", n, triesPerServer)
+		}
+	})
 }
 
 // TestLameServerSkipped: example.org lists a server that answers REFUSED;

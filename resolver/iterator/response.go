@@ -1,6 +1,7 @@
 package iterator
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 
@@ -11,6 +12,22 @@ import (
 
 // maxChainInResponse bounds the aliases followed inside one response.
 const maxChainInResponse = 8
+
+// triesPerServer bounds the queries one server of a zone gets, within one
+// step of a resolution, when it does not answer in time: one lost query
+// is tried again before the server counts as tried. Without it a zone
+// with a single server, or whose other servers are down, fails the
+// client's question on one lost datagram or one answer a little later
+// than the timeout; Unbound and BIND retry a server too. A server that
+// fails otherwise (an error rcode, a lame answer) is not asked again.
+const triesPerServer = 2
+
+// timedOut reports an error that says a server did not answer in time (a
+// Timeout method, as net.Error and the exchange package's errors have).
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
 
 // Response gives the outcome of SendQuery: the response, or the exchange's
 // error. It returns what may be cached. Everything in it has passed the
@@ -25,6 +42,15 @@ func (it *Iterator) Response(resp *dns.Msg, err error) (l Learned) {
 	minimised := it.minimised()
 	it.qname1 = ""
 	if err != nil || resp == nil {
+		if timedOut(err) {
+			// A lost datagram, or a late answer: worth another try,
+			// which Select may give to another server (infra has just
+			// doubled this one's timeout and lowered its rank).
+			it.timeouts[it.last]++
+			if it.timeouts[it.last] < triesPerServer {
+				return l
+			}
+		}
 		it.tried[it.last] = true
 		return l
 	}
