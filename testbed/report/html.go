@@ -31,6 +31,7 @@ table { border-collapse: collapse; margin-bottom: 2em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th { background: #f0f0f0; }
 td:first-child, td:nth-child(2) { text-align: left; }
+svg { overflow: visible; }
 </style>
 </head>
 <body>
@@ -109,12 +110,20 @@ const maxPoints = 400
 // plotRegion draws the cumulative distributions of a region's cold and
 // warm latencies, one curve per resolver and phase, as an SVG element.
 func plotRegion(g *Region) (string, error) {
-	p, err := regionPlot(g)
+	p, legend, err := regionPlot(g)
 	if err != nil {
 		return "", err
 	}
-	c := vgsvg.New(7*vg.Inch, 4*vg.Inch)
-	p.Draw(draw.New(c))
+	// The legend stands beside the plot, not on it: curves can reach any
+	// corner, and the SVG's text is placed with this library's font
+	// metrics while the browser draws its own font, often wider. Left
+	// aligned, with nothing to its right, a wider text takes room that is
+	// free.
+	const legendWidth = 2 * vg.Inch
+	c := vgsvg.New(7*vg.Inch+legendWidth, 4*vg.Inch)
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	legend.Draw(draw.Crop(dc, 7*vg.Inch+vg.Points(8), 0, 0, -vg.Points(24)))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", err
@@ -128,8 +137,9 @@ func plotRegion(g *Region) (string, error) {
 	return s, nil
 }
 
-// regionPlot builds the plot of a region's latency distributions.
-func regionPlot(g *Region) (*plot.Plot, error) {
+// regionPlot builds the plot of a region's latency distributions, and its
+// legend to draw beside it.
+func regionPlot(g *Region) (*plot.Plot, *plot.Legend, error) {
 	p := plot.New()
 	p.Title.Text = g.Name
 	p.X.Label.Text = "latency (ms)"
@@ -137,8 +147,9 @@ func regionPlot(g *Region) (*plot.Plot, error) {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top = false
-	p.Legend.Left = false
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
+	legend.Padding = vg.Points(3)
 	p.Add(plotter.NewGrid())
 	colours := []color.Color{color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 255}, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 255}}
 	lo, hi := 1.0, 1.0
@@ -151,7 +162,7 @@ func regionPlot(g *Region) (*plot.Plot, error) {
 			lo, hi = min(lo, pts[0].X), max(hi, pts[len(pts)-1].X)
 			l, err := plotter.NewLine(pts)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			l.Color = colours[i%len(colours)]
 			l.Width = vg.Points(1.5)
@@ -159,23 +170,23 @@ func regionPlot(g *Region) (*plot.Plot, error) {
 				l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 			}
 			p.Add(l)
-			p.Legend.Add(run.name()+" "+string(ph), l)
+			legend.Add(run.name()+" "+string(ph), l)
 		}
 	}
 	if pts := ecdf(g.Limits); len(pts) > 0 {
 		lo, hi = min(lo, pts[0].X), max(hi, pts[len(pts)-1].X)
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		l.Color = color.Gray{Y: 0x60}
 		l.Width = vg.Points(1.5)
 		l.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
 		p.Add(l)
-		p.Legend.Add("physical limit (cold)", l)
+		legend.Add("physical limit (cold)", l)
 	}
 	p.X.Min, p.X.Max = lo/1.5, hi*1.5
-	return p, nil
+	return p, &legend, nil
 }
 
 // ecdf returns the empirical cumulative distribution of samples in
