@@ -212,17 +212,15 @@ func TestTestbedDefault(t *testing.T) {
 	}
 }
 
-// TestTestbedReport runs a short -report on a two-region topology and
-// checks that its figures make sense.
-func TestTestbedReport(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a report takes about 20 s")
-	}
+// quickReport runs a short -report on the two-region quick topology and
+// returns it, with its text and the path of its HTML file.
+func quickReport(t *testing.T, dnsPort uint16, compare bool) (*tbreport.Report, string, string) {
+	t.Helper()
 	top, err := topology.Load("../../testdata/topologies/quick.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnsPort, metricsPort := testbedPorts(t)
+	_, metricsPort := testbedPorts(t)
 	top.SetPort(dnsPort)
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -233,11 +231,38 @@ func TestTestbedReport(t *testing.T) {
 	defer b.close()
 	var out, prog bytes.Buffer
 	html := filepath.Join(dir, "report.html")
-	if err := b.runReport(ctx, reportOptions{Name: "quick", Duration: 3 * time.Second, HTML: html, Out: &out, Progress: &prog}); err != nil {
+	if err := b.runReport(ctx, reportOptions{Name: "quick", Duration: 3 * time.Second, Compare: compare, HTML: html, Out: &out, Progress: &prog}); err != nil {
 		t.Fatalf("%v\n%s", err, prog.String())
 	}
 	t.Logf("\n%s\n%s", prog.String(), out.String())
-	rep := b.lastReport
+	if st, err := os.Stat(html); err != nil || st.Size() < 1000 {
+		t.Errorf("HTML report: %v", err)
+	}
+	return b.lastReport, out.String(), html
+}
+
+// checkSeen checks that every server the change phase watched saw the
+// change within its bound.
+func checkSeen(t *testing.T, rep *tbreport.Report) {
+	t.Helper()
+	if len(rep.Seen) == 0 {
+		t.Error("the change phase watched nothing")
+	}
+	for _, s := range rep.Seen {
+		if s.After <= 0 || s.After > s.Bound {
+			t.Errorf("zone change: %s (%s, %s) saw it after %v, bound %v", s.Server, s.Role, s.Region, s.After, s.Bound)
+		}
+	}
+}
+
+// TestTestbedReport runs a short -report on a two-region topology and
+// checks that its figures make sense.
+func TestTestbedReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a report takes about 20 s")
+	}
+	dnsPort, _ := testbedPorts(t)
+	rep, _, _ := quickReport(t, dnsPort, false)
 	for _, g := range rep.Regions {
 		run := g.Meridian
 		cold := workload.Summarize(run.Latency[tbreport.Cold])
@@ -254,16 +279,67 @@ func TestTestbedReport(t *testing.T) {
 		if run.Failed[tbreport.Cold]+run.Failed[tbreport.Warm] > 0 {
 			t.Errorf("%s: %d cold and %d warm questions failed", g.Name, run.Failed[tbreport.Cold], run.Failed[tbreport.Warm])
 		}
-	}
-	if len(rep.Seen) == 0 {
-		t.Error("the change phase watched nothing")
-	}
-	for _, s := range rep.Seen {
-		if s.After <= 0 || s.After > s.Bound {
-			t.Errorf("zone change: %s (%s, %s) saw it after %v, bound %v", s.Server, s.Role, s.Region, s.After, s.Bound)
+		if g.Peer != nil {
+			t.Errorf("%s: a peer run without -compare", g.Name)
 		}
 	}
-	if st, err := os.Stat(html); err != nil || st.Size() < 1000 {
-		t.Errorf("HTML report: %v", err)
+	checkSeen(t, rep)
+}
+
+// TestTestbedReportCompare runs the short report with -compare unbound:
+// every server moves to port 53, an Unbound resolver joins each region,
+// and the same workload runs through it. Its figures obey the same
+// physics: its traffic crosses the emulated distances too, so its cold
+// mean cannot beat the physical limit, and its cache answers a client
+// beside it within a millisecond.
+func TestTestbedReportCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a report with a peer takes about 40 s")
+	}
+	peer.Require(t, "unbound")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: Unbound sends its iterative queries to port 53 only, so every server must listen there")
+	}
+	rep, text, html := quickReport(t, 53, true)
+	for _, g := range rep.Regions {
+		if g.Peer == nil {
+			t.Fatalf("%s: no Unbound run", g.Name)
+		}
+		run := *g.Peer
+		cold := workload.Summarize(run.Latency[tbreport.Cold])
+		warm := workload.Summarize(run.Latency[tbreport.Warm])
+		if run.Resolver != "unbound" || cold.N == 0 || warm.N == 0 {
+			t.Errorf("%s: peer %q answered %d cold and %d warm questions", g.Name, run.Resolver, cold.N, warm.N)
+		}
+		if warm.P50 >= time.Millisecond {
+			t.Errorf("%s: Unbound's warm p50 %v, want below 1 ms", g.Name, warm.P50)
+		}
+		if cold.Mean < g.PhysicalLimit {
+			t.Errorf("%s: Unbound's cold mean %v beats the physical limit %v: its traffic skipped the emulated distance", g.Name, cold.Mean, g.PhysicalLimit)
+		}
+		// Unbound's own failures are not ours to fix; a share of them
+		// would mean the harness misroutes its questions.
+		if failed := run.Failed[tbreport.Cold] + run.Failed[tbreport.Warm]; failed*100 > cold.N+warm.N {
+			t.Errorf("%s: %d of Unbound's %d cold and warm questions failed", g.Name, failed, cold.N+warm.N)
+		}
+		if !(run.CacheHitRatio > 0 && run.CacheHitRatio <= 1) {
+			t.Errorf("%s: Unbound's cache hit ratio %v", g.Name, run.CacheHitRatio)
+		}
+	}
+	unboundSeen := 0
+	for _, s := range rep.Seen {
+		if strings.HasPrefix(s.Server, "unbound-") {
+			unboundSeen++
+		}
+	}
+	if unboundSeen != len(rep.Regions) {
+		t.Errorf("the change phase watched %d Unbound resolvers, want %d", unboundSeen, len(rep.Regions))
+	}
+	checkSeen(t, rep)
+	if !strings.Contains(text, " unbound ") {
+		t.Errorf("the text report has no unbound rows:\n%s", text)
+	}
+	if page, err := os.ReadFile(html); err != nil || !bytes.Contains(page, []byte("unbound cold")) {
+		t.Errorf("the HTML report has no Unbound curve: %v", err)
 	}
 }
