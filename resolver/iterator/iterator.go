@@ -152,7 +152,8 @@ type Iterator struct {
 	order  []string // NS names in the order given
 	tried  map[netip.Addr]bool
 	// timeouts counts, for this zone, the queries each server did not
-	// answer in time; at triesPerServer the server counts as tried.
+	// answer in time; at triesPerServer the server counts as tried. Nil
+	// until the zone's first timeout: most zone steps never see one.
 	timeouts map[netip.Addr]int
 	asked    map[string]bool // NS names whose addresses were requested
 	want     []string        // the names of the NeedAddresses in progress
@@ -257,7 +258,7 @@ func (it *Iterator) setZone(zone string) {
 	it.server = make(map[string][]netip.Addr)
 	it.order = it.order[:0]
 	it.tried = make(map[netip.Addr]bool)
-	it.timeouts = make(map[netip.Addr]int)
+	it.timeouts = nil
 	it.asked = make(map[string]bool)
 	it.qname1 = ""
 	it.revealed = dns.CountLabel(zone)

@@ -46,6 +46,9 @@ func (it *Iterator) Response(resp *dns.Msg, err error) (l Learned) {
 			// A lost datagram, or a late answer: worth another try,
 			// which Select may give to another server (infra has just
 			// doubled this one's timeout and lowered its rank).
+			if it.timeouts == nil {
+				it.timeouts = make(map[netip.Addr]int)
+			}
 			it.timeouts[it.last]++
 			if it.timeouts[it.last] < triesPerServer {
 				return l
