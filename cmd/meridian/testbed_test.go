@@ -213,14 +213,18 @@ func TestTestbedDefault(t *testing.T) {
 }
 
 // quickReport runs a short -report on the two-region quick topology and
-// returns it, with its text and the path of its HTML file.
-func quickReport(t *testing.T, dnsPort uint16, compare bool) (*tbreport.Report, string, string) {
+// returns it, with its text and the path of its HTML file. With compare,
+// every server is on port 53 (Unbound asks no other), else on a free one.
+func quickReport(t *testing.T, compare bool) (*tbreport.Report, string, string) {
 	t.Helper()
 	top, err := topology.Load("../../testdata/topologies/quick.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, metricsPort := testbedPorts(t)
+	dnsPort, metricsPort := testbedPorts(t)
+	if compare {
+		dnsPort = 53
+	}
 	top.SetPort(dnsPort)
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -261,8 +265,7 @@ func TestTestbedReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a report takes about 20 s")
 	}
-	dnsPort, _ := testbedPorts(t)
-	rep, _, _ := quickReport(t, dnsPort, false)
+	rep, _, _ := quickReport(t, false)
 	for _, g := range rep.Regions {
 		run := g.Meridian
 		cold := workload.Summarize(run.Latency[tbreport.Cold])
@@ -300,7 +303,7 @@ func TestTestbedReportCompare(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: Unbound sends its iterative queries to port 53 only, so every server must listen there")
 	}
-	rep, text, html := quickReport(t, 53, true)
+	rep, text, html := quickReport(t, true)
 	for _, g := range rep.Regions {
 		if g.Peer == nil {
 			t.Fatalf("%s: no Unbound run", g.Name)

@@ -119,11 +119,13 @@ func plotRegion(g *Region) (string, error) {
 	// metrics while the browser draws its own font, often wider. Left
 	// aligned, with nothing to its right, a wider text takes room that is
 	// free.
-	const legendWidth = 2 * vg.Inch
-	c := vgsvg.New(7*vg.Inch+legendWidth, 4*vg.Inch)
+	const plotWidth, legendWidth, height = 7 * vg.Inch, 2 * vg.Inch, 4 * vg.Inch
+	c := vgsvg.New(plotWidth+legendWidth, height)
 	dc := draw.New(c)
 	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
-	legend.Draw(draw.Crop(dc, 7*vg.Inch+vg.Points(8), 0, 0, -vg.Points(24)))
+	// A little right of the plot, its top entry level with the plot's
+	// top edge rather than its title.
+	legend.Draw(draw.Crop(dc, plotWidth+vg.Points(8), 0, 0, -vg.Points(24)))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", err
